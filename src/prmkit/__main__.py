@@ -1,0 +1,3 @@
+from prmkit.cli import main
+
+main()

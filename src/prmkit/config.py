@@ -1,0 +1,78 @@
+"""Config dataclasses that map to YAML recipes and CLI flags.
+
+Each command has one dataclass. Values come from (lowest to highest priority): the dataclass
+defaults, a YAML recipe (``--config recipe.yaml``), then explicit CLI flags (``None`` = not given).
+Help text lives in field metadata (``field(metadata={"help": ...})``).
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Cfg:
+    ...     lr: float = 1e-3
+    ...     epochs: int = 1
+    >>> build_config(Cfg, None, {"epochs": 3, "lr": None})
+    Cfg(lr=0.001, epochs=3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prmkit.errors import PrmkitError
+
+C = TypeVar("C")
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML (or JSON) recipe into a dict; errors name the file."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise PrmkitError("config file not found", file=str(p))
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise PrmkitError(f"malformed YAML: {e}", file=str(p)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PrmkitError("a recipe must be a mapping of option names to values", file=str(p))
+    return data
+
+
+def build_config(cls: type[C], config_path: str | os.PathLike | None, flags: dict[str, Any]) -> C:
+    """Build ``cls`` from defaults < YAML recipe < flags (flags equal to ``None`` are ignored).
+
+    Unknown keys in the recipe are an error (never silently ignored).
+    """
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    if config_path is not None:
+        recipe = load_yaml(config_path)
+        for k, v in recipe.items():
+            key = k.replace("-", "_")
+            if key not in names:
+                raise PrmkitError(
+                    f"unknown option '{k}'; known: {', '.join(sorted(names))}", file=str(config_path), field=k
+                )
+            values[key] = v
+    for k, v in flags.items():
+        if v is None:
+            continue
+        if k not in names:
+            raise PrmkitError(f"unknown option '{k}'", field=k)
+        values[k] = v
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise PrmkitError(f"bad configuration: {e}") from None
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-safe dict of a config dataclass (for run records)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
