@@ -1,1 +1,1 @@
-"""prmkit.models."""
+"""Model helpers: tiny models built from config, loading SmolLM2 from its GGUF."""
