@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint venv clean
+.PHONY: test demo lint venv clean sysdeps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,9 +19,15 @@ $(STAMP): $(BIN)/python requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# Headless Chromium renders the HTML reports in tests (Debian package; needs root/apt).
+sysdeps:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "note: chromium not installed; report rendering tests will skip"; }
+
+test: $(STAMP) sysdeps
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -n 2 --timeout 600 tests
+	$(BIN)/python -m pytest -q -n 2 --timeout 600 --doctest-modules tests src/prmkit
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -24,7 +24,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,9 +228,7 @@ def check_step_values(
     if not isinstance(values, list):
         raise PrmkitError(f"must be a list, got {type(values).__name__}", file=file, line=line, field=name)
     if len(values) != n_steps:
-        raise PrmkitError(
-            f"has {len(values)} values for {n_steps} steps", file=file, line=line, field=name
-        )
+        raise PrmkitError(f"has {len(values)} values for {n_steps} steps", file=file, line=line, field=name)
     out: StepValues = []
     for i, v in enumerate(values):
         if v is None:
@@ -241,7 +239,10 @@ def check_step_values(
             continue
         if not isinstance(v, int | float):
             raise PrmkitError(
-                f"value {i} must be a number or null, got {type(v).__name__}", file=file, line=line, field=name
+                f"value {i} must be a number or null, got {type(v).__name__}",
+                file=file,
+                line=line,
+                field=name,
             )
         fv = float(v)
         if not math.isfinite(fv):
@@ -304,11 +305,14 @@ class Rejects:
             self._fh = None
 
 
-def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, Any, str]]:
+def iter_json_lines(
+    path: str | os.PathLike, malformed: Callable[[PrmkitError, str], None] | None = None
+) -> Iterator[tuple[int, Any, str]]:
     """Stream ``(line_number, parsed_object, raw_line)`` from a JSONL file (blank lines skipped).
 
-    Malformed JSON raises :class:`PrmkitError` naming the file and line. A ``.json`` file holding
-    one top-level array is also accepted (each element numbered by its array index + 1).
+    Malformed JSON raises :class:`PrmkitError` naming the file and line, or, when ``malformed``
+    is given, is passed to ``malformed(error, raw_line)`` and reading goes on. A ``.json`` file
+    holding one top-level array is also accepted (each element numbered by its array index + 1).
     """
     p = Path(path)
     if not p.exists():
@@ -317,8 +321,10 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, Any, str]]:
         try:
             with _open_text(p, "r") as fh:
                 data = json.load(fh)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, EOFError) as e:
             raise PrmkitError(f"malformed JSON: {e}", file=str(p)) from None
+        except OSError as e:  # e.g. a corrupt .gz
+            raise PrmkitError(f"cannot read: {e}", file=str(p)) from None
         if isinstance(data, dict):
             data = [data]
         if not isinstance(data, list):
@@ -333,11 +339,22 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, Any, str]]:
                     continue
                 try:
                     obj = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise PrmkitError(f"malformed JSON: {e.msg} (column {e.colno})", file=str(p), line=n) from None
+                except (json.JSONDecodeError, RecursionError) as e:
+                    why = (
+                        f"{e.msg} (column {e.colno})"
+                        if isinstance(e, json.JSONDecodeError)
+                        else "nested too deeply"
+                    )
+                    err = PrmkitError(f"malformed JSON: {why}", file=str(p), line=n)
+                    if malformed is None:
+                        raise err from None
+                    malformed(err, raw.rstrip("\n"))
+                    continue
                 yield n, obj, raw.rstrip("\n")
     except UnicodeDecodeError as e:
         raise PrmkitError(f"not valid UTF-8 text: {e.reason}", file=str(p)) from None
+    except (OSError, EOFError) as e:  # e.g. a corrupt .gz
+        raise PrmkitError(f"cannot read: {e}", file=str(p)) from None
 
 
 def read_records(
@@ -365,19 +382,8 @@ def read_records(
     if _is_parquet(p):
         yield from _read_parquet(p, skip_invalid, rejects)
         return
-    lines = iter_json_lines(p)
-    while True:
-        try:
-            n, obj, raw = next(lines)
-        except StopIteration:
-            return
-        except PrmkitError as e:
-            # malformed JSON: the line is unusable, but the file may go on
-            if not skip_invalid or e.line is None:
-                raise
-            assert rejects is not None
-            rejects.add(e)
-            continue
+    # malformed JSON lines are unusable, but the file may go on
+    for n, obj, raw in iter_json_lines(p, rejects.add if skip_invalid and rejects is not None else None):
         try:
             yield Solution.from_dict(obj, file=str(p), line=n)
         except PrmkitError as e:
@@ -397,12 +403,27 @@ def _read_parquet(p: Path, skip_invalid: bool, rejects: Rejects | None) -> Itera
     except Exception as e:  # pyarrow raises several types for corrupt files
         raise PrmkitError(f"not a readable Parquet file: {e}", file=str(p)) from None
     row = 0
-    for batch in pf.iter_batches(batch_size=1024):
+    try:
+        batches = iter(pf.iter_batches(batch_size=1024))
+    except Exception as e:
+        raise PrmkitError(f"not a readable Parquet file: {e}", file=str(p)) from None
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as e:  # corrupt row group
+            raise PrmkitError(f"not a readable Parquet file: {e}", file=str(p), line=row + 1) from None
         for d in batch.to_pylist():
             row += 1
-            if isinstance(d.get("meta"), str):
-                d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
             try:
+                if isinstance(d.get("meta"), str):
+                    try:
+                        d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
+                    except (json.JSONDecodeError, RecursionError):
+                        raise PrmkitError(
+                            "must hold a JSON object", file=str(p), line=row, field="meta"
+                        ) from None
                 yield Solution.from_dict(d, file=str(p), line=row)
             except PrmkitError as e:
                 if not skip_invalid:
@@ -446,14 +467,43 @@ class RecordWriter:
 
 
 def write_records(path: str | os.PathLike, records: Iterable[Solution]) -> int:
-    """Write records to ``.jsonl`` (``.gz`` ok) or ``.parquet``; returns the number written."""
+    """Write records to ``.jsonl`` (``.gz`` ok), ``.json`` (one array) or ``.parquet``.
+
+    Returns the number written.
+    """
     p = Path(path)
     if _is_parquet(p):
         return _write_parquet(p, records)
+    if p.suffix == ".json":
+        return write_json_array(p, (r.to_dict() for r in records))
     with RecordWriter(p) as w:
         for r in records:
             w.write(r)
         return w.count
+
+
+def write_json_array(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
+    """Stream dicts into one pretty JSON array (``[`` ... ``]``); returns the number written.
+
+    Example:
+        >>> import tempfile, os
+        >>> f = os.path.join(tempfile.mkdtemp(), "a.json")
+        >>> write_json_array(f, [{"a": 1}, {"a": 2}])
+        2
+        >>> [o["a"] for _, o, _ in iter_json_lines(f)]
+        [1, 2]
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with _open_text(p, "w") as fh:
+        fh.write("[")
+        for d in rows:
+            fh.write(",\n  " if n else "\n  ")
+            fh.write(json.dumps(d, ensure_ascii=False))
+            n += 1
+        fh.write("\n]\n" if n else "]\n")
+    return n
 
 
 _PARQUET_BATCH = 2048
@@ -504,12 +554,14 @@ def _write_parquet(p: Path, records: Iterable[Solution]) -> int:
     return n
 
 
-def read_problems(path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None) -> Iterator[Problem]:
+def read_problems(
+    path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None
+) -> Iterator[Problem]:
     """Stream :class:`Problem` records (``id``, ``problem``/``question``, ``reference_answer``)."""
     p = Path(path)
     if skip_invalid and rejects is None:
         rejects = Rejects()
-    for n, obj, raw in iter_json_lines(p):
+    for n, obj, raw in iter_json_lines(p, rejects.add if skip_invalid and rejects is not None else None):
         try:
             yield Problem.from_dict(obj, file=str(p), line=n)
         except PrmkitError as e:

@@ -1,0 +1,123 @@
+"""``math-shepherd``: ``input`` = question and steps, each step followed by the tag ``ки``;
+``label`` = the same text with each tag replaced by ``+`` (correct) or ``-`` (wrong).
+
+The question ends where ``Step 1:`` begins; the step texts keep their ``Step k:`` headers.
+Without ``label`` the steps are read with unknown labels. Writing thresholds labels at 0.5
+(Math-Shepherd has no soft or unknown labels: ``unknown="truncate"`` drops unknown tails).
+
+Example:
+    >>> d = {"input": "What is 1+1? Step 1: 1+1=2 ки\\nStep 2: The answer is: 2 ки",
+    ...      "label": "What is 1+1? Step 1: 1+1=2 +\\nStep 2: The answer is: 2 +"}
+    >>> s = _parse(d, "f.jsonl", 1)[0]
+    >>> s.problem, s.steps, s.labels
+    ('What is 1+1?', ['Step 1: 1+1=2', 'Step 2: The answer is: 2'], [1.0, 1.0])
+    >>> to_math_shepherd(s) == {"id": "f-1", **d}
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from prmkit.errors import PrmkitError
+from prmkit.formats.base import (
+    Format,
+    default_id,
+    known_labels,
+    make_solution,
+    read_objects,
+    register_format,
+    req_str,
+    require_obj,
+    write_rows,
+)
+from prmkit.records import Rejects, Solution
+
+TAG = "ки"
+_FIRST_STEP = re.compile(r"\s*Step\s*1\s*[:.]")
+_KEYS = ("id", "input", "label")
+
+
+def _parse(obj: Any, file: str, line: int) -> list[Solution]:
+    d = require_obj(obj, file, line)
+    text = req_str(d, "input", file, line)
+    segs = text.split(TAG)
+    if len(segs) < 2:
+        raise PrmkitError(f"no step tag '{TAG}' found", file=file, line=line, field="input")
+    if segs[-1].strip():
+        raise PrmkitError(f"text after the last step tag '{TAG}'", file=file, line=line, field="input")
+    m = _FIRST_STEP.search(segs[0])
+    if m is None:
+        raise PrmkitError("cannot find 'Step 1:' where the steps begin", file=file, line=line, field="input")
+    problem = segs[0][: m.start()]
+    first = segs[0][m.start() :]
+    steps = [s.strip() for s in [first, *segs[1:-1]]]
+    labels: list[float | None] | None = None
+    if d.get("label") is not None:
+        lab = req_str(d, "label", file, line)
+        labels = []
+        pos = 0
+        for i, seg in enumerate(segs[:-1]):
+            if lab[pos : pos + len(seg)] != seg:
+                raise PrmkitError(
+                    f"does not match 'input' before step tag {i + 1}", file=file, line=line, field="label"
+                )
+            pos += len(seg)
+            c = lab[pos : pos + 1]
+            if c not in ("+", "-"):
+                raise PrmkitError(
+                    f"step {i + 1} is {c!r}, expected '+' or '-'", file=file, line=line, field="label"
+                )
+            labels.append(1.0 if c == "+" else 0.0)
+            pos += 1
+        if lab[pos:] != segs[-1]:
+            raise PrmkitError(
+                "does not match 'input' after the last tag", file=file, line=line, field="label"
+            )
+    sid = req_str(d, "id", file, line, allow_int=True) if d.get("id") is not None else default_id(file, line)
+    meta = {k: v for k, v in d.items() if k not in _KEYS}
+    return [make_solution(file, line, id=sid, problem=problem.strip(), steps=steps, labels=labels, meta=meta)]
+
+
+def read_math_shepherd(
+    path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None
+) -> Iterator[Solution]:
+    """Stream Math-Shepherd rows as canonical solutions (hard labels from ``+``/``-``)."""
+    return read_objects(path, _parse, skip_invalid=skip_invalid, rejects=rejects)
+
+
+def to_math_shepherd(rec: Solution, unknown: str = "error") -> dict[str, Any]:
+    """One record as a Math-Shepherd row (``input``/``label`` with tags)."""
+    try:
+        steps, labels = known_labels(rec, unknown, "Math-Shepherd")
+    except PrmkitError as e:
+        raise PrmkitError(f"record '{rec.id}': {e.message}", field=e.field) from None
+    for s in [rec.problem, *steps]:
+        if TAG in s:
+            raise PrmkitError(f"record '{rec.id}': text contains the step tag '{TAG}'", field="steps")
+    body = " " + "\n".join(s + " " + TAG for s in steps)
+    marks = " " + "\n".join(s + " " + ("+" if v >= 0.5 else "-") for s, v in zip(steps, labels, strict=True))
+    out: dict[str, Any] = {"id": rec.id, "input": rec.problem + body, "label": rec.problem + marks}
+    for k, v in rec.meta.items():
+        if k not in _KEYS:
+            out[k] = v
+    return out
+
+
+def write_math_shepherd(path: str | os.PathLike, records: Iterable[Solution], unknown: str = "error") -> int:
+    """Write Math-Shepherd rows as JSONL (or a ``.json`` array)."""
+    return write_rows(path, (to_math_shepherd(r, unknown) for r in records))
+
+
+register_format(
+    Format(
+        name="math-shepherd",
+        description="Math-Shepherd {input with 'ки' step tags, label with +/-}",
+        read=read_math_shepherd,
+        write=write_math_shepherd,
+        write_options=("unknown",),
+    )
+)
