@@ -1,0 +1,295 @@
+"""End-to-end evaluation runs: one config dataclass per command, one function that loads the
+data, scores it (a PRM or precomputed scores), computes metrics and writes the outputs.
+
+Outputs in ``cfg.out``: ``results.json`` (config, versions, seed, SHA-256 of the input files,
+results) and ``report.html`` (self-contained, inline SVG plots). The Markdown summary is returned
+(the CLI prints it on stdout).
+
+Example (not run as a doctest: reads the reference data):
+    from prmkit.evaluate.run import BonConfig, run_bon
+    outcome = run_bon(BonConfig(pool="../shared/data/bon/math_cot_100.jsonl", out="runs/bon"))
+    print(outcome.markdown)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prmkit.errors import PrmkitError
+
+
+def _h(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class ProcessBenchConfig:
+    prm: str | None = field(default=None, metadata=_h("PRM checkpoint path (scored with --format)"))
+    format: str | None = field(
+        default=None, metadata=_h("scorer family (prmkit.scorers); default: prmkit.json")
+    )
+    scores: str | None = field(default=None, metadata=_h("precomputed scores JSONL instead of a PRM"))
+    data: str | None = field(
+        default=None, metadata=_h("directory with <subset>.json, or the Hub id Qwen/ProcessBench")
+    )
+    subsets: list[str] | None = field(default=None, metadata=_h("subsets (default: all four)"))
+    threshold: float = field(default=0.5, metadata=_h("fixed threshold: first step with score < threshold"))
+    tune_on: str | None = field(default="gsm8k", metadata=_h("subset to tune the threshold on"))
+    n_grid: int = field(default=10001, metadata=_h("thresholds in the tuning grid over [0, 1]"))
+    batch_size: int = field(default=16, metadata=_h("scoring batch size"))
+    limit: int | None = field(
+        default=None, metadata=_h("N evenly spaced records per subset (smoke tests; recorded)")
+    )
+    out: str = field(default="runs/eval/processbench", metadata=_h("output directory"))
+
+
+@dataclass
+class PRMBenchConfig:
+    prm: str | None = None
+    format: str | None = None
+    scores: str | None = None
+    data: str | None = None
+    pattern: str = "*.jsonl"
+    threshold: float = 0.5
+    weights: list[float] = field(default_factory=lambda: [0.5, 0.5])
+    batch_size: int = 16
+    limit: int | None = None
+    out: str = "runs/eval/prmbench"
+
+
+@dataclass
+class BonConfig:
+    pool: str = ""
+    prm: str | None = None
+    format: str | None = None
+    aggregations: list[str] = field(default_factory=lambda: ["min", "prod", "last", "mean", "geometric"])
+    rules: list[str] = field(
+        default_factory=lambda: ["best_of_n", "majority", "weighted_vote", "hmrv", "wrfv"]
+    )
+    ns: list[int] | None = None
+    seeds: int = 10
+    transform: str = "auto"
+    none: str = "skip"
+    hmrv_tau: float = 0.5
+    wrfv_w: float = 0.5
+    batch_size: int = 16
+    out: str = "runs/eval/bon"
+
+
+@dataclass
+class CalibrationConfig:
+    scores: str = ""
+    n_bins: int = 10
+    fit_quantiles: str | None = None
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    out: str = "runs/eval/calibration"
+
+
+@dataclass
+class EvalOutcome:
+    """What a run produced: the result dict, its Markdown summary and the written files."""
+
+    result: dict[str, Any]
+    markdown: str
+    results_path: Path
+    report_path: Path
+
+
+def _config_dict(cfg: Any) -> dict[str, Any]:
+    from prmkit.config import config_to_dict
+
+    return config_to_dict(cfg)
+
+
+def _scorer(cfg: Any) -> Any:
+    from prmkit.scorers import load_scorer
+
+    return load_scorer(cfg.format, cfg.prm)
+
+
+def _evenly(items: list[Any], limit: int) -> list[Any]:
+    """``limit`` evenly spaced items (the files are sorted by label or category: a prefix would
+    hold only one kind)."""
+    if limit < 1:
+        raise PrmkitError("limit must be >= 1", field="limit")
+    if limit >= len(items):
+        return list(items)
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def _source_check(cfg: Any) -> None:
+    has_model = cfg.prm is not None or cfg.format is not None
+    if (cfg.scores is not None) == has_model:
+        raise PrmkitError(
+            "give either --prm PATH / --format NAME (a PRM) or --scores FILE (precomputed), not both"
+        )
+
+
+def _finish(
+    result: dict[str, Any], markdown: str, cfg: Any, files: list[Path], seed: int | None, title: str
+) -> EvalOutcome:
+    from prmkit.evaluate.common import run_metadata, write_json
+    from prmkit.evaluate.report import build_report, sections_for
+
+    meta = run_metadata(_config_dict(cfg), seed, files)
+    out = Path(cfg.out)
+    rp = write_json(out / "results.json", {"meta": meta, "results": result})
+    hp = out / "report.html"
+    build_report(sections_for(result), hp, title=title, meta=meta)
+    return EvalOutcome(result, markdown, rp, hp)
+
+
+def _step_calibration(recs: list[Any]) -> dict[str, Any] | None:
+    from prmkit.evaluate.calibration import evaluate_calibration
+
+    ps, ys = [], []
+    for r in recs:
+        if r.scores is None or r.labels is None:
+            continue
+        for s, y in zip(r.scores, r.labels, strict=True):
+            if s is not None and y is not None:
+                ps.append(s)
+                ys.append(y)
+    return evaluate_calibration(ps, ys) if ps else None
+
+
+def run_processbench(cfg: ProcessBenchConfig) -> EvalOutcome:
+    """ProcessBench with a PRM (``prm``/``format``) or precomputed ``scores``; both threshold policies."""
+    from prmkit.evaluate import processbench as pb
+
+    _source_check(cfg)
+    files: list[Path] = []
+    if cfg.scores is not None:
+        data = pb.read_scored(cfg.scores, cfg.subsets)
+        files.append(Path(cfg.scores))
+    else:
+        data = pb.load_processbench(cfg.data, cfg.subsets)
+        if cfg.limit is not None:
+            data = {k: _evenly(v, cfg.limit) for k, v in data.items()}
+        root = Path(cfg.data) if cfg.data else None
+        if root is not None and root.is_dir():
+            files += [root / f"{s}.json" for s in data if (root / f"{s}.json").is_file()]
+        scorer = _scorer(cfg)
+        try:
+            data = pb.score_processbench(scorer, data, cfg.batch_size)
+        finally:
+            scorer.close()
+    result = pb.evaluate_processbench(data, cfg.threshold, cfg.tune_on, cfg.n_grid)
+    cal = _step_calibration([r for recs in data.values() for r in recs])
+    if cal is not None:
+        result["calibration"] = cal
+    return _finish(result, pb.processbench_markdown(result), cfg, files, None, "prmkit: ProcessBench")
+
+
+def run_prmbench(cfg: PRMBenchConfig) -> EvalOutcome:
+    """PRMBench F1 / negative F1 / PRMScore (weights unverified) with a PRM or precomputed scores."""
+    from prmkit.evaluate import prmbench as pm
+
+    _source_check(cfg)
+    if len(cfg.weights) != 2:
+        raise PrmkitError("weights must be two numbers: negative-F1 weight, F1 weight", field="weights")
+    files: list[Path] = []
+    if cfg.scores is not None:
+        recs = pm.read_scored(cfg.scores)
+        files.append(Path(cfg.scores))
+    else:
+        recs = pm.load_prmbench(cfg.data, cfg.pattern)
+        if cfg.limit is not None:
+            recs = _evenly(recs, cfg.limit)
+        from prmkit.progress import track
+
+        scorer = _scorer(cfg)
+        try:
+            recs = list(
+                track(
+                    scorer.score_records(iter(recs), cfg.batch_size), total=len(recs), description="scoring"
+                )
+            )
+        finally:
+            scorer.close()
+    result = pm.evaluate_prmbench(recs, cfg.threshold, (float(cfg.weights[0]), float(cfg.weights[1])))
+    cal = _step_calibration(recs)
+    if cal is not None:
+        result["calibration"] = cal
+    return _finish(result, pm.prmbench_markdown(result), cfg, files, None, "prmkit: PRMBench")
+
+
+def run_bon(cfg: BonConfig) -> EvalOutcome:
+    """Best-of-N curves for every aggregation and answer rule, both subsampling protocols."""
+    from prmkit.evaluate import bon
+    from prmkit.evaluate.calibration import evaluate_calibration
+
+    if not cfg.pool:
+        raise PrmkitError("--pool is required", field="pool")
+    none: str | float = cfg.none
+    if none not in ("skip", "error"):
+        try:
+            none = float(none)
+        except ValueError:
+            raise PrmkitError(
+                f"none must be skip, error or a number, got {cfg.none!r}", field="none"
+            ) from None
+    pool = bon.load_pool(cfg.pool)
+    if cfg.prm is not None or cfg.format is not None:
+        scorer = _scorer(cfg)
+        try:
+            pool = bon.score_pool(scorer, pool, cfg.batch_size)
+        finally:
+            scorer.close()
+    params = {"hmrv": {"tau": cfg.hmrv_tau}, "wrfv": {"w": cfg.wrfv_w}}
+    result = bon.evaluate_bon(
+        pool, cfg.aggregations, cfg.rules, cfg.ns, cfg.seeds, cfg.transform, none, params
+    )
+    ss = result["solution_scores"]
+    vals = ss["correct"] + ss["wrong"]
+    if vals and all(0.0 <= v <= 1.0 for v in vals):
+        result["calibration"] = evaluate_calibration(
+            vals, [1.0] * len(ss["correct"]) + [0.0] * len(ss["wrong"])
+        )
+        result["calibration"]["of"] = f"solution score ({ss['aggregation']}) vs correctness"
+    md = bon.bon_markdown(result, "random") + "\n" + bon.bon_markdown(result, "prefix")
+    if "calibration" in result:
+        c = result["calibration"]
+        md += f"\nsolution-score calibration ({ss['aggregation']}): ECE {c['ece']:.4f}, Brier {c['brier']:.4f}\n"
+    return _finish(result, md, cfg, [Path(cfg.pool)], 0, "prmkit: Best-of-N")
+
+
+def run_calibration(cfg: CalibrationConfig) -> EvalOutcome:
+    """ECE / Brier / reliability of step scores vs labels; optionally fit a quantile calibrator."""
+    from prmkit.evaluate.calibration import QuantileCalibrator, calibration_markdown, evaluate_calibration
+    from prmkit.records import read_records
+
+    if not cfg.scores:
+        raise PrmkitError("--scores is required", field="scores")
+    ps: list[float] = []
+    ys: list[float] = []
+    for i, r in enumerate(read_records(cfg.scores), start=1):
+        if r.scores is None or r.labels is None:
+            raise PrmkitError("needs scores and labels", file=cfg.scores, line=i, field="scores")
+        for s, y in zip(r.scores, r.labels, strict=True):
+            if s is not None and y is not None:
+                ps.append(s)
+                ys.append(y)
+    result = evaluate_calibration(ps, ys, cfg.n_bins)
+    md = calibration_markdown(result)
+    if cfg.fit_quantiles:
+        cal = QuantileCalibrator.fit(ps, ys, cfg.quantiles, cfg.n_bins)
+        cal.save(cfg.fit_quantiles)
+        result["quantile_calibrator"] = {
+            "path": cfg.fit_quantiles,
+            "pinball_loss": cal.loss(ps, ys),
+            **cal.to_dict(),
+        }
+        md += f"- quantile calibrator {cfg.quantiles} written to {cfg.fit_quantiles} (pinball loss {cal.loss(ps, ys):.4f})\n"
+    return _finish(result, md, cfg, [Path(cfg.scores)], None, "prmkit: calibration")
+
+
+CONFIGS = {
+    "processbench": ProcessBenchConfig,
+    "prmbench": PRMBenchConfig,
+    "bon": BonConfig,
+    "calibration": CalibrationConfig,
+}
