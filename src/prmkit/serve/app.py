@@ -1,0 +1,218 @@
+"""The FastAPI reward server: per-step PRM scores over HTTP.
+
+Endpoints:
+
+- ``POST /v1/score``: ``{"solutions": [{"problem": str, "steps": [str]}], "aggregation": "min"}``
+  (or one ``{"problem", "steps"}`` object) -> ``{"results": [{"step_scores": [...],
+  "score": float|null, "aggregation": "min"}]}``; ``aggregation`` may also be a list of rules,
+  then ``"scores": {rule: value}`` is returned as well.
+- ``POST /get_reward``: OpenRLHF's remote reward model protocol: ``{"query": [str], "prompts":
+  [str]?}`` -> ``{"rewards": [float], "step_rewards": [[float]]}``. A query is split into problem
+  and response (``prompts`` when sent: the response is the query after its prompt; otherwise
+  the text after the last ``query_delimiter``), the response into steps (``steps_preset``).
+- ``GET /health``, ``GET /metrics`` (Prometheus text).
+
+Errors: 422 for malformed requests (with a message), 413 for requests over the size limits,
+429 with ``Retry-After`` when the queue is full, 504 when a request times out.
+"""
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from prmkit.errors import PrmkitError
+from prmkit.serve.batcher import DynamicBatcher, QueueFull
+from prmkit.serve.config import ServeConfig
+from prmkit.serve.metrics import Metrics
+
+
+def split_query(query: str, prompt: str | None, cfg: ServeConfig) -> tuple[str, list[str]]:
+    """Split an OpenRLHF query into (problem, steps) with the configured rule.
+
+    Example:
+        >>> cfg = ServeConfig(query_delimiter="Answer:")
+        >>> split_query("Q: 1+1? Answer: 1+1=2\\n\\nThe answer is 2.", None, cfg)
+        ('Q: 1+1? ', ['1+1=2', 'The answer is 2.'])
+        >>> split_query("Q: 1+1?\\n1+1=2", "Q: 1+1?\\n", cfg)
+        ('Q: 1+1?\\n', ['1+1=2'])
+    """
+    from prmkit.steps import split_steps
+
+    if prompt is not None:
+        if not query.startswith(prompt):
+            raise PrmkitError("query does not start with its prompt", field="prompts")
+        problem, response = prompt, query[len(prompt) :]
+    else:
+        idx = query.rfind(cfg.query_delimiter)
+        if idx < 0:
+            raise PrmkitError(f"query has no delimiter {cfg.query_delimiter!r}", field="query")
+        problem, response = query[:idx], query[idx + len(cfg.query_delimiter) :]
+    steps = split_steps(response, cfg.steps_preset)
+    if not steps:
+        steps = [response]  # an empty response is still scored (one empty step), never dropped
+    return problem, steps
+
+
+def _aggregate(step_scores: list[float | None], rule: str) -> float | None:
+    from prmkit.aggregate import aggregate_steps
+
+    if all(s is None for s in step_scores):
+        return None
+    return aggregate_steps(step_scores, rule)
+
+
+def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
+    """Build the FastAPI app around a :class:`~prmkit.scorers.base.Scorer`.
+
+    Example::
+
+        from prmkit.scorers import load_scorer
+        app = create_app(load_scorer("token-classification", "runs/prm"), ServeConfig())
+        # uvicorn.run(app, host="127.0.0.1", port=8000)
+    """
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
+    from prmkit.aggregate import STEP_AGGREGATIONS
+    from prmkit.serve.schema import RewardIn, ScoreIn, SolutionIn
+
+    cfg = cfg or ServeConfig()
+    metrics = Metrics()
+    batcher = DynamicBatcher(
+        scorer,
+        batching=cfg.batching,
+        max_wait_ms=cfg.max_wait_ms,
+        max_batch_solutions=cfg.max_batch_solutions,
+        max_batch_chars=cfg.max_batch_chars,
+        max_queue=cfg.max_queue,
+        metrics=metrics,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            scorer.close()
+
+    app = FastAPI(title="prmkit reward server", lifespan=lifespan)
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    app.state.config = cfg
+
+    def _err(status: int, msg: str, **headers: str) -> JSONResponse:
+        return JSONResponse({"error": msg}, status_code=status, headers=headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for e in exc.errors()[:5]:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            parts.append(f"{loc or 'body'}: {e.get('msg')}")
+        return _err(422, "; ".join(parts) or "invalid request")
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Any) -> Any:
+        t0 = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > 4 * cfg.max_chars + 65536:
+            response = _err(413, f"request body over {4 * cfg.max_chars + 65536} bytes")
+        else:
+            response = await call_next(request)
+        if request.url.path not in ("/metrics", "/health"):
+            metrics.observe_request(request.url.path, response.status_code, time.perf_counter() - t0)
+        return response
+
+    def _check_limits(problems: list[str], steps: list[list[str]]) -> str | None:
+        if len(problems) > cfg.max_solutions:
+            return f"{len(problems)} solutions in one request; the limit is {cfg.max_solutions}"
+        for i, ss in enumerate(steps):
+            if len(ss) > cfg.max_steps:
+                return f"solution {i} has {len(ss)} steps; the limit is {cfg.max_steps}"
+        chars = sum(len(p) for p in problems) + sum(len(s) for ss in steps for s in ss)
+        if chars > cfg.max_chars:
+            return f"{chars} characters in one request; the limit is {cfg.max_chars}"
+        return None
+
+    async def _score(problems: list[str], steps: list[list[str]]) -> list[list[float | None]] | JSONResponse:
+        too_big = _check_limits(problems, steps)
+        if too_big:
+            return _err(413, too_big)
+        try:
+            return await asyncio.wait_for(batcher.submit(problems, steps), cfg.request_timeout_s)
+        except QueueFull as e:
+            return _err(429, str(e), **{"Retry-After": str(cfg.retry_after_s)})
+        except TimeoutError:
+            return _err(504, f"request timed out after {cfg.request_timeout_s} s")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "queue_depth": batcher.depth}
+
+    @app.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        metrics.queue_depth = batcher.depth
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/score")
+    async def score(body: ScoreIn) -> Any:
+        if body.solutions is not None:
+            if body.problem is not None or body.steps is not None:
+                return _err(422, "send either 'solutions' or one 'problem' with 'steps', not both")
+            sols = body.solutions
+        elif body.problem is not None and body.steps:
+            sols = [SolutionIn(problem=body.problem, steps=body.steps)]
+        else:
+            return _err(422, "missing 'solutions' (or 'problem' and non-empty 'steps')")
+        if not sols:
+            return _err(422, "solutions: must not be empty")
+        rules = body.aggregation or cfg.aggregation
+        rule_list = [rules] if isinstance(rules, str) else list(rules)
+        for r in rule_list:
+            if r not in STEP_AGGREGATIONS:
+                return _err(422, f"aggregation: unknown rule {r!r}; known: {', '.join(STEP_AGGREGATIONS.names())}")
+        out = await _score([s.problem for s in sols], [s.steps for s in sols])
+        if isinstance(out, JSONResponse):
+            return out
+        results = []
+        for step_scores in out:
+            item: dict[str, Any] = {
+                "step_scores": step_scores,
+                "score": _aggregate(step_scores, rule_list[0]),
+                "aggregation": rule_list[0],
+            }
+            if len(rule_list) > 1:
+                item["scores"] = {r: _aggregate(step_scores, r) for r in rule_list}
+            results.append(item)
+        return {"results": results}
+
+    @app.post("/get_reward")
+    async def get_reward(body: RewardIn) -> Any:
+        if body.prompts is not None and len(body.prompts) != len(body.query):
+            return _err(422, f"prompts: {len(body.prompts)} prompts for {len(body.query)} queries")
+        problems, steps = [], []
+        for i, q in enumerate(body.query):
+            try:
+                p, s = split_query(q, body.prompts[i] if body.prompts is not None else None, cfg)
+            except PrmkitError as e:
+                return _err(422, f"query {i}: {e}")
+            problems.append(p)
+            steps.append(s)
+        out = await _score(problems, steps)
+        if isinstance(out, JSONResponse):
+            return out
+        rewards = [_aggregate(s, cfg.aggregation) for s in out]
+        # a query none of whose steps could be scored (all beyond the model window) gets reward 0.0
+        # and is listed in "unscored", never silently mixed with real scores
+        unscored = [i for i, r in enumerate(rewards) if r is None]
+        return {
+            "rewards": [0.0 if r is None else r for r in rewards],
+            "step_rewards": out,
+            "unscored": unscored,
+        }
+
+    return app
