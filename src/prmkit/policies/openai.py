@@ -1,0 +1,439 @@
+"""OpenAI-compatible policy backend (vLLM, SGLang, llama.cpp, hosted APIs) and the shared HTTP client.
+
+:class:`OpenAIClient` is a small synchronous client over ``httpx`` with what batch jobs need:
+a concurrency limit (a thread pool), retries with exponential backoff (and ``Retry-After``) on
+429 / 5xx / connection errors / timeouts, and token-usage counters for cost accounting. The
+judge scorer (:mod:`prmkit.scorers.judge`) uses the same client.
+
+:class:`OpenAIPolicy` (registered as ``"openai"``) continues step prefixes through the
+``/completions`` API (default: the prompt is rendered client side, so the prefix really is the
+start of the assistant turn) or the ``/chat/completions`` API (the prefix is sent as a trailing
+assistant message with vLLM's ``continue_final_message``). ``max_steps=1`` sends the step
+separator as a ``stop`` string. ``n`` samples go in one request; when the server returns fewer
+choices (llama.cpp ignores ``n``) the rest are requested one by one with their own seeds.
+
+Example (not run: needs a server)::
+
+    from prmkit.policies import load_policy
+    pol = load_policy("openai", base_url="http://127.0.0.1:8000/v1", model="Qwen/Qwen2.5-Math-7B-Instruct",
+                      max_tokens=512, temperature=0.8, max_concurrency=32)
+    gens = pol.continue_from(problems, prefixes, n=8, max_steps=1, seed=0)
+    pol.client.usage  # {'requests': ..., 'prompt_tokens': ..., 'completion_tokens': ..., 'retries': ...}
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from prmkit.errors import PrmkitError
+from prmkit.policies.base import POLICIES, Generation, Policy
+from prmkit.policies.text import (
+    DEFAULT_INSTRUCTION,
+    chat_messages,
+    derive_seed,
+    render_chatml,
+    render_plain,
+    render_with_tokenizer,
+    request_key,
+    to_generation,
+)
+from prmkit.progress import Bar
+from prmkit.records import Problem
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: HTTP statuses worth retrying (rate limits, overload, gateway trouble)
+RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+def normalize_base_url(base_url: str) -> str:
+    """``http://host:port`` -> ``http://host:port/v1``; a URL with a path is kept as given.
+
+    Example:
+        >>> normalize_base_url("http://127.0.0.1:8000"), normalize_base_url("http://h/v1/")
+        ('http://127.0.0.1:8000/v1', 'http://h/v1')
+    """
+    url = base_url.rstrip("/")
+    if urlparse(url).path in ("", "/"):
+        url += "/v1"
+    return url
+
+
+class OpenAIClient:
+    """A thread-safe OpenAI-compatible HTTP client with retries, backoff and a concurrency limit.
+
+    Args:
+        base_url: server root (``/v1`` is added when no path is given).
+        api_key: bearer token (default ``$OPENAI_API_KEY``; local servers need none).
+        timeout: seconds per request (connect, read, write).
+        max_retries: retries after the first attempt on 429/5xx/connection errors/timeouts.
+        backoff: first retry delay in seconds, doubled each retry, capped at ``max_backoff``,
+            with 50-100% jitter; a ``Retry-After`` header (seconds) is honoured up to the cap.
+        max_concurrency: requests in flight at once (:meth:`map`).
+        sleep: the sleep function (tests inject a recorder).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        max_concurrency: int = 8,
+        headers: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import httpx
+
+        self.base_url = normalize_base_url(base_url)
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_concurrency = max(1, max_concurrency)
+        self._sleep = sleep
+        self._rng = random.Random(0)
+        self._lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=h,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=self.max_concurrency),
+        )
+        #: cumulative counters (cost accounting)
+        self.usage = {"requests": 0, "retries": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_backoff)
+            except ValueError:
+                pass
+        with self._lock:
+            jitter = 0.5 + 0.5 * self._rng.random()
+        return min(self.backoff * (2**attempt), self.max_backoff) * jitter
+
+    def request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One JSON request with retries; returns the decoded body or raises :class:`PrmkitError`."""
+        import httpx
+
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            try:
+                resp = self._http.request(method, path.lstrip("/"), json=payload)
+            except httpx.TransportError as e:  # connect errors, timeouts, dropped connections
+                last = f"{type(e).__name__}: {e}"
+            else:
+                if resp.status_code < 400:
+                    try:
+                        body = resp.json()
+                    except ValueError:
+                        raise PrmkitError(
+                            f"{self.base_url}/{path.lstrip('/')}: response is not JSON: {resp.text[:200]!r}"
+                        ) from None
+                    self._count(body)
+                    return body
+                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                if resp.status_code not in RETRY_STATUSES and resp.status_code < 500:
+                    raise PrmkitError(f"{self.base_url}/{path.lstrip('/')}: {last}")
+                retry_after = resp.headers.get("retry-after")
+            if attempt < self.max_retries:
+                with self._lock:
+                    self.usage["retries"] += 1
+                self._sleep(self._delay(attempt, retry_after))
+        raise PrmkitError(
+            f"{self.base_url}/{path.lstrip('/')}: request failed after {self.max_retries + 1} attempts: {last}"
+        )
+
+    def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON with retries (see :meth:`request`)."""
+        return self.request("POST", path, payload)
+
+    def _count(self, body: dict[str, Any]) -> None:
+        usage = (body.get("usage") or {}) if isinstance(body, dict) else {}
+        with self._lock:
+            self.usage["requests"] += 1
+            self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+            self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+
+    def first_model(self) -> str:
+        """The id of the first model the server lists (``GET /models``)."""
+        body = self.request("GET", "models")
+        data = body.get("data") or []
+        if not data:
+            raise PrmkitError(f"{self.base_url}/models lists no model; pass model=...", field="model")
+        return str(data[0]["id"])
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], description: str = "requests") -> list[R]:
+        """``[fn(x) for x in items]`` with at most ``max_concurrency`` calls in flight, in order."""
+        if not items:
+            return []
+        with Bar(len(items), description) as bar:
+            if self.max_concurrency == 1 or len(items) == 1:
+                out = []
+                for x in items:
+                    out.append(fn(x))
+                    bar.advance()
+                return out
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+                futures = [pool.submit(fn, x) for x in items]
+                results = []
+                for f in futures:
+                    results.append(f.result())
+                    bar.advance()
+                return results
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def choice_text(choice: dict[str, Any]) -> str:
+    """Generated text of a completions or chat choice.
+
+    Example:
+        >>> choice_text({"text": "a"}), choice_text({"message": {"content": "b"}})
+        ('a', 'b')
+    """
+    if "message" in choice:
+        return (choice.get("message") or {}).get("content") or ""
+    return choice.get("text") or ""
+
+
+def stop_reason_of(choice: dict[str, Any], stops: Sequence[str]) -> str:
+    """``"eos"``, ``"stop"`` (a step separator) or ``"length"`` for a choice.
+
+    vLLM reports the matched stop string in ``stop_reason`` (None for EOS) and SGLang in
+    ``matched_stop``; other servers (llama.cpp) say only ``finish_reason="stop"``, which is then
+    read as the separator when stop strings were sent and the text is not empty.
+
+    Example:
+        >>> stop_reason_of({"finish_reason": "stop", "stop_reason": None, "text": "x"}, ["\\n\\n"])
+        'eos'
+        >>> stop_reason_of({"finish_reason": "stop", "text": "x"}, ["\\n\\n"])
+        'stop'
+        >>> stop_reason_of({"finish_reason": "length", "text": "x"}, [])
+        'length'
+    """
+    fr = choice.get("finish_reason")
+    if fr == "length":
+        return "length"
+    for key in ("stop_reason", "matched_stop"):
+        if key in choice:
+            return "stop" if choice[key] in stops else "eos"
+    if stops and choice_text(choice).strip():
+        return "stop"
+    return "eos"
+
+
+def split_tokens(total: int, texts: Sequence[str]) -> list[int]:
+    """Share a response's ``completion_tokens`` among its choices, proportional to text length.
+
+    Example:
+        >>> split_tokens(10, ["aaaa", "a"]), split_tokens(5, ["x"])
+        ([8, 2], [5])
+    """
+    if len(texts) == 1:
+        return [total]
+    lens = [max(1, len(t)) for t in texts]
+    s = sum(lens)
+    parts = [total * x // s for x in lens]
+    for i in range(total - sum(parts)):
+        parts[i % len(parts)] += 1
+    return parts
+
+
+@POLICIES.register("openai")
+class OpenAIPolicy(Policy):
+    """Step generation through an OpenAI-compatible server.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8000/v1`` (vLLM ``vllm serve``), ``http://127.0.0.1:30000/v1``
+            (SGLang), ``http://127.0.0.1:8080/v1`` (llama.cpp). Default ``$OPENAI_BASE_URL``.
+        model: model name sent to the server (default: the first one it lists).
+        api: ``"completions"`` (default; prompt rendered here) or ``"chat"``.
+        prompt_format: for ``api="completions"``: ``"chatml"`` (default), ``"plain"`` or ``"hf"``
+            (render with the chat template of the Hugging Face ``tokenizer`` given).
+        temperature, top_p, max_tokens, step_max_tokens (budget when ``max_steps`` is set).
+        send_n: send ``n`` in one request (True) or always one request per sample (False: each
+            sample then has its own seed, independent of ``n``).
+        pass_seed: send the per-request seed (servers that reject ``seed`` need False).
+        extra_body: extra JSON fields for every request (e.g. ``{"top_k": 20}``).
+        api_key, timeout, max_retries, backoff, max_concurrency: see :class:`OpenAIClient`.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        model: str | None = None,
+        *,
+        api: str = "completions",
+        prompt_format: str = "chatml",
+        tokenizer: str | None = None,
+        temperature: float = 0.7,
+        top_p: float = 1.0,
+        max_tokens: int = 512,
+        step_max_tokens: int | None = None,
+        separator: str = "\n\n",
+        instruction: str = DEFAULT_INSTRUCTION,
+        system: str | None = None,
+        send_n: bool = True,
+        pass_seed: bool = True,
+        final_answer_ends: bool = True,
+        extra_body: dict[str, Any] | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_concurrency: int = 8,
+        client: OpenAIClient | None = None,
+    ) -> None:
+        if api not in ("completions", "chat"):
+            raise PrmkitError(f"api must be 'completions' or 'chat', not {api!r}", field="api")
+        if prompt_format not in ("chatml", "plain", "hf"):
+            raise PrmkitError(f"unknown prompt_format {prompt_format!r}", field="prompt_format")
+        if prompt_format == "hf" and api == "completions" and not tokenizer:
+            raise PrmkitError("prompt_format='hf' needs tokenizer=PATH_OR_ID", field="tokenizer")
+        url = base_url or os.environ.get("OPENAI_BASE_URL")
+        if client is None and not url:
+            raise PrmkitError("no base_url given (nor $OPENAI_BASE_URL)", field="base_url")
+        self.client = client or OpenAIClient(
+            url,  # type: ignore[arg-type]
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_concurrency=max_concurrency,
+        )
+        self._model = model
+        self.api = api
+        self.prompt_format = prompt_format
+        self._tokenizer_src = tokenizer
+        self._tokenizer: Any = None
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_tokens = max_tokens
+        self.step_max_tokens = step_max_tokens
+        self.step_separator = separator
+        self.instruction = instruction
+        self.system = system
+        self.send_n = send_n
+        self.pass_seed = pass_seed
+        self.final_answer_ends = final_answer_ends
+        self.extra_body = dict(extra_body or {})
+
+    @property
+    def model(self) -> str:
+        """The model name (asked from the server once when not given)."""
+        if self._model is None:
+            self._model = self.client.first_model()
+        return self._model
+
+    def prompt(self, problem: Problem | str, prefix: Sequence[str] = ()) -> str:
+        """Prompt text for the completions API."""
+        sep, ins = self.step_separator, self.instruction
+        if self.prompt_format == "plain":
+            return render_plain(problem, prefix, sep, ins)
+        if self.prompt_format == "hf":
+            if self._tokenizer is None:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(self._tokenizer_src)
+            return render_with_tokenizer(self._tokenizer, problem, prefix, sep, ins, self.system)
+        return render_chatml(problem, prefix, sep, ins)
+
+    def _payload(
+        self, problem: Problem, prefix: Sequence[str], n: int, seed: int, stops: list[str], budget: int
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": budget,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "n": n,
+        }
+        if self.pass_seed:
+            body["seed"] = seed
+        if stops:
+            body["stop"] = stops
+        if self.api == "chat":
+            body["messages"] = chat_messages(
+                problem, prefix, self.step_separator, self.instruction, self.system
+            )
+            if prefix:  # vLLM / SGLang: continue the trailing assistant message instead of a new turn
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
+        else:
+            body["prompt"] = self.prompt(problem, prefix)
+        body.update(self.extra_body)
+        return body
+
+    def continue_from(
+        self,
+        problems: Sequence[Problem],
+        prefixes: Sequence[list[str]],
+        n: int,
+        *,
+        max_steps: int | None = None,
+        seed: int = 0,
+    ) -> list[list[Generation]]:
+        if len(problems) != len(prefixes):
+            raise PrmkitError(f"{len(problems)} problems but {len(prefixes)} prefixes", field="prefixes")
+        if n < 1:
+            raise PrmkitError("n must be >= 1", field="n")
+        # stop strings only help when we want exactly one step; otherwise cut after the fact
+        stops = [self.step_separator] if max_steps == 1 else []
+        budget = self.max_tokens
+        if max_steps is not None and self.step_max_tokens:
+            budget = self.step_max_tokens
+        path = "chat/completions" if self.api == "chat" else "completions"
+        _ = self.model  # resolve once, before the threads start
+
+        def one(pair: tuple[Problem, list[str]]) -> list[Generation]:
+            problem, prefix = pair
+            key = request_key(problem, prefix)
+            # 31-bit: some servers keep the seed in a uint32 / int32
+            seeds = [derive_seed(seed, *key, j) & 0x7FFFFFFF for j in range(n)]
+            gens: list[Generation] = []
+            first = n if self.send_n else 1
+            while len(gens) < n:
+                j = len(gens)
+                want = first if j == 0 else 1
+                body = self.client.post(path, self._payload(problem, prefix, want, seeds[j], stops, budget))
+                choices = sorted(body.get("choices") or [], key=lambda c: c.get("index", 0))[: n - j]
+                if not choices:
+                    raise PrmkitError(f"{self.client.base_url}/{path}: response has no choices")
+                texts = [choice_text(c) for c in choices]
+                total = int((body.get("usage") or {}).get("completion_tokens") or 0)
+                for c, text, ntok in zip(choices, texts, split_tokens(total, texts), strict=True):
+                    gens.append(
+                        to_generation(
+                            text,
+                            separator=self.step_separator,
+                            max_steps=max_steps,
+                            stop_reason=stop_reason_of(c, stops),
+                            num_tokens=ntok,
+                            final_answer_ends=self.final_answer_ends,
+                            meta={"seed": seeds[len(gens)], "finish_reason": c.get("finish_reason")},
+                        )
+                    )
+            return gens
+
+        return self.client.map(one, list(zip(problems, prefixes, strict=True)), "generating")
+
+    def close(self) -> None:
+        self.client.close()
