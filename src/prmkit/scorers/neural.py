@@ -1,0 +1,583 @@
+"""Neural PRM families: every step of a solution scored in ONE forward pass.
+
+Each family is a :class:`NeuralScorer` subclass registered in :data:`~prmkit.scorers.SCORERS` under
+its :data:`~prmkit.render.PRM_FORMATS` name. All of them render with
+:func:`prmkit.render.render` (the function the trainer uses), batch by a token budget
+(:mod:`prmkit.scorers.engine`), run the model body once per batch under ``torch.inference_mode``,
+gather the hidden states at the step positions and apply the head only there.
+
+============================  ==================================  ==============================
+family (``SCORERS`` name)     model                               step score
+============================  ==================================  ==============================
+``token-classification``      ``AutoModelForTokenClassification``  softmax(head)[positive_index]
+``value-head``                token classifier, ``num_labels=1``   sigmoid(head)
+``qwen-prm``                  :class:`QwenPRMModel`                softmax(score head)[1]
+``lm-token-pair``             ``AutoModelForCausalLM``             softmax(lm[good], lm[bad])[good]
+``chat-turn``                 ``AutoModelForCausalLM``             same, one user turn per step
+============================  ==================================  ==============================
+
+Build one from disk with ``load`` (``load_scorer(name, path)`` calls it; ``prmkit.json`` beside
+the checkpoint names the family when no name is given) or from objects in memory::
+
+    scorer = TokenClassificationScorer(model, tokenizer)          # model/tokenizer already loaded
+    scorer = load_scorer("lm-token-pair", "runs/shepherd", step_tag="ки", good_token="+")
+    scores = scorer.score_batch(["What is 2+3?"], [["2+3=5", "The answer is 5."]])
+
+Steps beyond the model window are scored ``None`` and counted (``scorer.truncated_steps``, and a
+warning), never shifted onto other steps.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from prmkit.errors import PrmkitError
+from prmkit.render import PRMFormat, Rendered, get_format, render
+from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
+from prmkit.scorers.engine import BatchPolicy, plan_batches, resolve_device, resolve_dtype
+
+#: ``PRMFormat`` fields that ``load``/constructors accept as overrides.
+FORMAT_FIELDS = tuple(f for f in PRMFormat.__dataclass_fields__ if f not in ("name", "meta"))
+#: ``prmkit.json`` keys that are not PRMFormat fields but mean one.
+_JSON_ALIASES = {"separator": "step_tag", "step_separator": "step_tag"}
+
+
+def split_format_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split keyword options into (PRMFormat overrides, everything else).
+
+    Example:
+        >>> split_format_options({"step_tag": "ки", "device": "cpu"})
+        ({'step_tag': 'ки'}, {'device': 'cpu'})
+    """
+    fmt, rest = {}, {}
+    for k, v in options.items():
+        (fmt if k in FORMAT_FIELDS else rest)[k] = v
+    return fmt, rest
+
+
+def format_from_json(meta: dict[str, Any] | None, family: str) -> dict[str, Any]:
+    """PRMFormat overrides recorded in ``prmkit.json`` (flat keys, aliases, or a nested
+    ``prm_format`` / ``render`` mapping).
+
+    Example:
+        >>> format_from_json({"format": "lm-token-pair", "separator": " <s>", "label_semantics": "hard"}, "x")
+        {'step_tag': ' <s>'}
+    """
+    if not meta:
+        return {}
+    out: dict[str, Any] = {}
+    for src in (meta, meta.get("prm_format") or {}, meta.get("render") or {}):
+        if not isinstance(src, dict):
+            continue
+        for k, v in src.items():
+            key = _JSON_ALIASES.get(k, k)
+            if key in FORMAT_FIELDS:
+                out[key] = v
+    return out
+
+
+def load_tokenizer(path: str | Path) -> Any:
+    """A tokenizer from a checkpoint directory or hub id.
+
+    Loads ``PreTrainedTokenizerFast`` when the directory has a ``tokenizer.json`` (AutoTokenizer
+    would swap a locally trained tokenizer on a qwen2 config for ``Qwen2Tokenizer``), otherwise
+    ``AutoTokenizer``.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    p = Path(path)
+    if p.is_dir() and (p / "tokenizer.json").is_file():
+        return PreTrainedTokenizerFast.from_pretrained(str(p))
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def _from_pretrained(cls: Any, path: str | Path, dtype: Any, **kwargs: Any) -> Any:
+    """``cls.from_pretrained`` with the dtype keyword of this transformers version."""
+    try:
+        return cls.from_pretrained(str(path), dtype=dtype, **kwargs)
+    except TypeError:  # transformers < 4.56 spells it torch_dtype
+        return cls.from_pretrained(str(path), torch_dtype=dtype, **kwargs)
+
+
+def _qwen_prm_class() -> Any:
+    import torch
+    from torch import nn
+    from transformers import Qwen2Config, Qwen2Model, Qwen2PreTrainedModel
+    from transformers.modeling_outputs import TokenClassifierOutput
+
+    class _QwenPRMModel(Qwen2PreTrainedModel):
+        """Qwen2 body + the 2-layer score head of Qwen2.5-Math-PRM (no remote code needed).
+
+        Module names and shapes match the released checkpoints: ``model.*`` (the Qwen2 body),
+        ``score.0`` ``Linear(h, h)``, ``score.1`` ReLU, ``score.2`` ``Linear(h, 2)``, so
+        ``QwenPRMModel.from_pretrained("Qwen/Qwen2.5-Math-PRM-7B")`` loads it as is.
+        """
+
+        config_class = Qwen2Config
+        base_model_prefix = "model"
+
+        def __init__(self, config: Any) -> None:
+            super().__init__(config)
+            h = config.hidden_size
+            self.model = Qwen2Model(config)
+            self.score = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
+            self.post_init()
+
+        def forward(
+            self,
+            input_ids: torch.LongTensor | None = None,
+            attention_mask: torch.Tensor | None = None,
+            position_ids: torch.LongTensor | None = None,
+            inputs_embeds: torch.Tensor | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs.pop("use_cache", None)
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                inputs_embeds=inputs_embeds,
+                use_cache=False,
+                **kwargs,
+            )
+            return TokenClassifierOutput(logits=self.score(out.last_hidden_state))
+
+    _QwenPRMModel.__name__ = "QwenPRMModel"
+    _QwenPRMModel.__qualname__ = "QwenPRMModel"
+    return _QwenPRMModel
+
+
+_QWEN_PRM: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    # QwenPRMModel subclasses a torch module: built on first access so importing this module
+    # stays free of torch/transformers.
+    global _QWEN_PRM
+    if name == "QwenPRMModel":
+        if _QWEN_PRM is None:
+            _QWEN_PRM = _qwen_prm_class()
+        return _QWEN_PRM
+    raise AttributeError(name)
+
+
+class NeuralScorer(Scorer):
+    """Shared engine: render, batch by token budget, one forward per batch, read the head.
+
+    Subclasses set ``format_name``, ``head_names`` (attribute names of the head module to try)
+    and implement :meth:`_scores_from_head` (head output rows -> probabilities) and
+    :meth:`_load_model`.
+
+    Args:
+        model: a transformers model (already loaded).
+        tokenizer: its tokenizer.
+        fmt: format name or :class:`PRMFormat` (default: the family's own format).
+        device: ``cpu``, ``cuda``, ``cuda:1`` ... (default: the model's current device).
+        dtype: ``fp32``/``bf16``/``fp16``/``auto`` (default: keep the model's dtype).
+        batch_tokens: padded-token budget per forward (default by device, see engine).
+        max_pad_fraction: only batch solutions within this relative length (default by device).
+        max_length: model window in tokens (default: the model's ``max_position_embeddings``).
+        padding_side: ``right`` (default) or ``left``; scores do not depend on it.
+        **format_overrides: :class:`PRMFormat` fields (``step_tag``, ``good_token``, ...).
+    """
+
+    format_name: ClassVar[str] = ""
+    head_names: ClassVar[tuple[str, ...]] = ("score",)
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        fmt: str | PRMFormat | None = None,
+        *,
+        device: str | None = None,
+        dtype: Any = None,
+        batch_tokens: int | None = None,
+        max_pad_fraction: float | None = None,
+        max_rows: int | None = None,
+        max_length: int | None = None,
+        padding_side: str = "right",
+        meta: dict[str, Any] | None = None,
+        **format_overrides: Any,
+    ) -> None:
+        bad = set(format_overrides) - set(FORMAT_FIELDS)
+        if bad:
+            raise PrmkitError(f"unknown option(s) for scorer '{self.format_name}': {', '.join(sorted(bad))}")
+        self.fmt = get_format(fmt if fmt is not None else self.format_name, **format_overrides)
+        self.tokenizer = tokenizer
+        if device is not None or dtype is not None:
+            dev = resolve_device(device) if device is not None else str(_model_device(model))
+            model = model.to(device=dev, dtype=resolve_dtype(dtype, dev) if dtype is not None else None)
+        self.model = model.eval()
+        self.device = _model_device(model)
+        self.policy = BatchPolicy.for_device(self.device, batch_tokens, max_pad_fraction, max_rows)
+        self.max_length = max_length if max_length is not None else _model_window(model, tokenizer)
+        if padding_side not in ("right", "left"):
+            raise PrmkitError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        self.padding_side = padding_side
+        self.meta = dict(meta or {})
+        self.truncated_steps = 0
+        self.forward_calls = 0
+        self.pad_id = _pad_id(tokenizer, model)
+        self._setup()
+
+    # ------------------------------------------------------------------ construction
+    def _setup(self) -> None:
+        """Family-specific checks once the model and format are known."""
+
+    @classmethod
+    def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None,
+        *,
+        device: str | None = None,
+        dtype: Any = None,
+        batch_tokens: int | None = None,
+        max_length: int | None = None,
+        format: str | None = None,
+        **options: Any,
+    ) -> NeuralScorer:
+        """Load model + tokenizer from a directory (or hub id) and build the scorer.
+
+        Format fields come from (lowest to highest priority): the family's registered format,
+        ``PATH/prmkit.json``, keyword options (``step_tag=...``). ``format`` may name another
+        registered :class:`PRMFormat` to render with (e.g. a token classifier trained on the
+        ``implicit`` layout).
+        """
+        if path is None:
+            raise PrmkitError(f"scorer '{cls.format_name}' needs a model path (--prm PATH)")
+        meta = read_prmkit_json(path) if Path(str(path)).is_dir() else None
+        fmt_opts, rest = split_format_options(options)
+        fmt_opts = {**format_from_json(meta, cls.format_name), **fmt_opts}
+        fmt_name = format or (meta or {}).get("render_format") or cls.format_name
+        if fmt_name not in _format_names():
+            raise PrmkitError(f"unknown PRM format {fmt_name!r}; known: {', '.join(_format_names())}")
+        dev = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, dev)
+        model = cls._load_model(path, torch_dtype, rest)
+        tokenizer = load_tokenizer(path)
+        rest = {k: v for k, v in rest.items() if k not in cls._load_only_options()}
+        return cls(
+            model,
+            tokenizer,
+            fmt_name,
+            device=dev,
+            dtype=torch_dtype,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            meta=meta,
+            **rest,
+            **fmt_opts,
+        )
+
+    @classmethod
+    def _load_only_options(cls) -> tuple[str, ...]:
+        return ("trust_remote_code",)
+
+    # ------------------------------------------------------------------ scoring
+    def render_all(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[Rendered]:
+        """Render every solution with the shared :func:`prmkit.render.render`."""
+        if len(problems) != len(steps):
+            raise PrmkitError(f"{len(problems)} problems but {len(steps)} step lists")
+        return [
+            render(p, s, self.fmt, self.tokenizer, self.max_length)
+            for p, s in zip(problems, steps, strict=True)
+        ]
+
+    def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
+        """Scores for every step of every solution, in the input order.
+
+        Example (tiny random model, so the values are arbitrary)::
+
+            scorer.score_batch(["1+1?"], [["1+1=2", "The answer is 2."]])  # [[0.51, 0.49]]
+        """
+        rendered = self.render_all(problems, steps)
+        return self.score_rendered(rendered)
+
+    def score_rendered(self, rendered: Sequence[Rendered]) -> list[StepScores]:
+        """Score already rendered solutions (batched by the token budget, order restored)."""
+        out: list[StepScores] = [[] for _ in rendered]
+        lost = sum(r.truncated for r in rendered)
+        if lost:
+            self.truncated_steps += lost
+            n_sol = sum(1 for r in rendered if r.truncated)
+            warnings.warn(
+                f"{lost} step(s) in {n_sol} solution(s) fall beyond the model window "
+                f"(max_length={self.max_length}) and are scored None",
+                stacklevel=2,
+            )
+        todo = [i for i, r in enumerate(rendered) if len(r)]
+        for i, r in enumerate(rendered):
+            if not len(r):
+                out[i] = [None] * len(r.step_positions)
+        p = self.policy
+        lengths = [len(rendered[i]) for i in todo]
+        for batch in plan_batches(lengths, p.batch_tokens, p.max_pad_fraction, p.max_rows):
+            idx = [todo[b] for b in batch]
+            for i, s in zip(idx, self._forward([rendered[i] for i in idx]), strict=True):
+                out[i] = s
+        return out
+
+    def _forward(self, batch: Sequence[Rendered]) -> list[StepScores]:
+        """One forward pass over a batch: scores at every step position."""
+        import torch
+
+        enc = _pad(batch, self.pad_id, self.padding_side, self.device)
+        rows, cols, owner = _gather_index(enc["positions"])
+        with torch.inference_mode():
+            hidden = self._hidden(enc)
+            self.forward_calls += 1
+            values = self._scores_from_hidden(hidden[rows, cols]) if rows else torch.empty(0)
+        values = values.float().cpu().tolist()
+        out: list[StepScores] = [[None] * len(p) for p in enc["positions"]]
+        for (b, j), v in zip(owner, values, strict=True):
+            out[b][j] = float(v)
+        return out
+
+    def _hidden(self, enc: dict[str, Any]) -> Any:
+        """Last hidden states ``[B, T, H]`` of the model body."""
+        body = getattr(self.model, getattr(self.model, "base_model_prefix", "model"), None)
+        if body is None or body is self.model:
+            raise PrmkitError(f"{type(self.model).__name__} has no separable body; cannot score")
+        out = body(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            position_ids=enc["position_ids"],
+            use_cache=False,
+        )
+        return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
+    def _head(self) -> Any:
+        for name in self.head_names:
+            head = getattr(self.model, name, None)
+            if head is not None:
+                return head
+        raise PrmkitError(
+            f"{type(self.model).__name__} has none of the head modules {self.head_names} "
+            f"expected by the '{self.format_name}' family"
+        )
+
+    def _scores_from_hidden(self, h: Any) -> Any:
+        return self._scores_from_head(self._head()(h))
+
+    def _scores_from_head(self, logits: Any) -> Any:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _format_names() -> list[str]:
+    from prmkit.render import PRM_FORMATS
+
+    return PRM_FORMATS.names()
+
+
+def _model_device(model: Any) -> Any:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:  # pragma: no cover
+        import torch
+
+        return torch.device("cpu")
+
+
+def _model_window(model: Any, tokenizer: Any) -> int | None:
+    cfg = getattr(model, "config", None)
+    limits = []
+    mpe = getattr(cfg, "max_position_embeddings", None)
+    if isinstance(mpe, int) and mpe > 0:
+        limits.append(mpe)
+    tml = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tml, int) and 0 < tml < 10**7:
+        limits.append(tml)
+    return min(limits) if limits else None
+
+
+def _pad_id(tokenizer: Any, model: Any) -> int:
+    for v in (
+        getattr(tokenizer, "pad_token_id", None),
+        getattr(getattr(model, "config", None), "pad_token_id", None),
+        getattr(tokenizer, "eos_token_id", None),
+    ):
+        if isinstance(v, int):
+            return v
+    return 0
+
+
+def _pad(batch: Sequence[Rendered], pad_id: int, side: str, device: Any) -> dict[str, Any]:
+    """Padded ``input_ids``/``attention_mask``/``position_ids`` and shifted step positions.
+
+    Position ids count real tokens only (``cumsum(mask) - 1``), so left padding gives every real
+    token the same position as unpadded; pads attend to nothing that is read.
+    """
+    from prmkit.render import pad_batch
+
+    enc = pad_batch(batch, pad_id, side=side)  # type: ignore[arg-type]
+    mask = enc["attention_mask"]
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    full = bool(mask.all())
+    return {
+        "input_ids": enc["input_ids"].to(device),
+        # an all-ones mask is dropped: the model then takes its plain causal path
+        "attention_mask": None if full else mask.to(device),
+        "position_ids": pos.to(device),
+        "positions": enc["positions"],
+        "mask": mask,
+    }
+
+
+def _gather_index(positions: list[list[int | None]]) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+    rows: list[int] = []
+    cols: list[int] = []
+    owner: list[tuple[int, int]] = []
+    for b, ps in enumerate(positions):
+        for j, p in enumerate(ps):
+            if p is not None:
+                rows.append(b)
+                cols.append(p)
+                owner.append((b, j))
+    return rows, cols, owner
+
+
+# ---------------------------------------------------------------------- families
+
+
+@SCORERS.register("token-classification")
+class TokenClassificationScorer(NeuralScorer):
+    """TRL-style token classifier: positive-class probability at each step separator.
+
+    A classifier with one label is read as a value head (sigmoid), so a checkpoint saved with
+    ``num_labels=1`` works under either name.
+    """
+
+    format_name = "token-classification"
+    head_names = ("score", "classifier")
+
+    def _setup(self) -> None:
+        n = getattr(self.model.config, "num_labels", 2)
+        if n > 1 and not 0 <= self.fmt.positive_index < n:
+            raise PrmkitError(f"positive_index {self.fmt.positive_index} out of range for {n} labels")
+
+    @classmethod
+    def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
+        from transformers import AutoModelForTokenClassification
+
+        kw = {k: options[k] for k in ("num_labels", "gguf_file", "trust_remote_code") if k in options}
+        return _from_pretrained(AutoModelForTokenClassification, path, dtype, **kw)
+
+    @classmethod
+    def _load_only_options(cls) -> tuple[str, ...]:
+        return ("num_labels", "gguf_file", "trust_remote_code")
+
+    def _scores_from_head(self, logits: Any) -> Any:
+        if logits.shape[-1] == 1:
+            return logits[:, 0].float().sigmoid()
+        return logits.float().softmax(-1)[:, self.fmt.positive_index]
+
+
+@SCORERS.register("value-head")
+class ValueHeadScorer(TokenClassificationScorer):
+    """Scalar head per token (Skywork style): sigmoid of the head at each step tag.
+
+    ``AutoModelForTokenClassification`` with ``num_labels=1`` is the value head; a head with
+    more outputs is read at ``positive_index`` (``value_index``) before the sigmoid.
+    """
+
+    format_name = "value-head"
+    head_names = ("score", "v_head", "value_head", "classifier")
+
+    def _setup(self) -> None:
+        pass
+
+    @classmethod
+    def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
+        options = {"num_labels": 1, **options}
+        return super()._load_model(path, dtype, options)
+
+    def _scores_from_head(self, logits: Any) -> Any:
+        col = 0 if logits.shape[-1] == 1 else self.fmt.positive_index
+        return logits[:, col].float().sigmoid()
+
+
+@SCORERS.register("qwen-prm")
+class QwenPRMScorer(NeuralScorer):
+    """Qwen2.5-Math-PRM: chat template, ``<extra_0>`` after each step, P(class 1) there."""
+
+    format_name = "qwen-prm"
+    head_names = ("score",)
+
+    @classmethod
+    def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
+        model_cls = __getattr__("QwenPRMModel")
+        return _from_pretrained(model_cls, path, dtype)
+
+    def _scores_from_head(self, logits: Any) -> Any:
+        return logits.float().softmax(-1)[:, self.fmt.positive_index]
+
+
+@SCORERS.register("lm-token-pair")
+class TokenPairScorer(NeuralScorer):
+    """Math-Shepherd / OpenR style: softmax over the LM logits of (good, bad) at each step tag.
+
+    Tag and tokens are format fields: ``step_tag`` (default ``ки``), ``good_token`` (``+``),
+    ``bad_token`` (``-``). Only the two needed rows of the LM head are applied.
+    """
+
+    format_name = "lm-token-pair"
+    head_names = ("lm_head",)
+
+    def _setup(self) -> None:
+        from prmkit.render import _single_token_id
+
+        self.good_id = _single_token_id(self.tokenizer, self.fmt.good_token, "good token")
+        self.bad_id = _single_token_id(self.tokenizer, self.fmt.bad_token, "bad token")
+
+    @classmethod
+    def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        kw = {k: options[k] for k in ("gguf_file", "trust_remote_code") if k in options}
+        return _from_pretrained(AutoModelForCausalLM, path, dtype, **kw)
+
+    @classmethod
+    def _load_only_options(cls) -> tuple[str, ...]:
+        return ("gguf_file", "trust_remote_code")
+
+    def _scores_from_hidden(self, h: Any) -> Any:
+        head = self._head()
+        ids = [self.good_id, self.bad_id]
+        w = head.weight[ids]
+        logits = h @ w.T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + head.bias[ids]
+        return logits.float().softmax(-1)[:, 0]
+
+
+@SCORERS.register("chat-turn")
+class ChatTurnScorer(TokenPairScorer):
+    """RLHFlow style: each step a user turn answered ``+``; P(+) vs ``-`` at each answer,
+    all turns in one forward pass (the conversation is rendered once with every answer ``+``)."""
+
+    format_name = "chat-turn"
+
+
+def sigmoid(x: float) -> float:
+    """Numerically safe logistic function.
+
+    Example:
+        >>> round(sigmoid(0.0), 3), round(sigmoid(-1000.0), 3)
+        (0.5, 0.0)
+    """
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
