@@ -10,9 +10,7 @@ sequence), so the default budget is large and padding is allowed. On a CPU one s
 runs near the matmul peak and padding tokens are pure waste (padded batches were measured 2x
 slower than one solution per forward), so the CPU default only groups solutions of exactly the
 same length (no padding, so no attention mask: the model keeps its plain causal path) and keeps
-the budget small: it can never do more work than one-per-forward. Tiny models are the exception:
-there the fixed cost of a forward (Python and kernel-launch overhead) dominates, so padded batches
-pay on a CPU too; models under :data:`SMALL_MODEL_PARAMS` parameters get :data:`CPU_SMALL_DEFAULTS`.
+the budget small: it can never do more work than one-per-forward.
 
 Example:
     >>> plan_batches([5, 100, 98, 6, 50], batch_tokens=256, max_pad_fraction=0.2)
@@ -30,9 +28,6 @@ from typing import Any
 #: defaults per device type: (batch_tokens, max_pad_fraction)
 CPU_DEFAULTS = (2048, 0.0)
 GPU_DEFAULTS = (65536, 1.0)
-#: CPU defaults for overhead-bound tiny models (fewer than SMALL_MODEL_PARAMS parameters)
-CPU_SMALL_DEFAULTS = (16384, 1.0)
-SMALL_MODEL_PARAMS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -49,8 +44,6 @@ class BatchPolicy:
         0.0
         >>> BatchPolicy.for_device("cuda", batch_tokens=1000).batch_tokens
         1000
-        >>> BatchPolicy.for_device("cpu", n_params=100_000).max_pad_fraction
-        1.0
     """
 
     batch_tokens: int = CPU_DEFAULTS[0]
@@ -64,17 +57,10 @@ class BatchPolicy:
         batch_tokens: int | None = None,
         max_pad_fraction: float | None = None,
         max_rows: int | None = None,
-        n_params: int | None = None,
     ) -> BatchPolicy:
-        """Defaults for the device type (``cpu`` vs anything else) and model size, with explicit
-        overrides."""
+        """Defaults for the device type (``cpu`` vs anything else), with explicit overrides."""
         kind = str(device).split(":")[0]
-        if kind != "cpu":
-            tokens, pad = GPU_DEFAULTS
-        elif n_params is not None and n_params < SMALL_MODEL_PARAMS:
-            tokens, pad = CPU_SMALL_DEFAULTS
-        else:
-            tokens, pad = CPU_DEFAULTS
+        tokens, pad = CPU_DEFAULTS if kind == "cpu" else GPU_DEFAULTS
         return cls(
             batch_tokens=int(batch_tokens) if batch_tokens is not None else tokens,
             max_pad_fraction=float(max_pad_fraction) if max_pad_fraction is not None else pad,

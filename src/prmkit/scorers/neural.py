@@ -214,8 +214,7 @@ class NeuralScorer(Scorer):
             model = model.to(device=dev, dtype=resolve_dtype(dtype, dev) if dtype is not None else None)
         self.model = model.eval()
         self.device = _model_device(model)
-        n_params = sum(p.numel() for p in model.parameters())
-        self.policy = BatchPolicy.for_device(self.device, batch_tokens, max_pad_fraction, max_rows, n_params=n_params)
+        self.policy = BatchPolicy.for_device(self.device, batch_tokens, max_pad_fraction, max_rows)
         self.max_length = max_length if max_length is not None else _model_window(model, tokenizer)
         if padding_side not in ("right", "left"):
             raise PrmkitError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
