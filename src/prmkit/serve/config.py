@@ -11,7 +11,7 @@ class ServeConfig:
 
     Example:
         >>> ServeConfig(port=9000).max_wait_ms
-        5.0
+        1.0
     """
 
     prm: str | None = field(default=None, metadata={"help": "PRM checkpoint directory (or scorer name)."})
@@ -20,7 +20,11 @@ class ServeConfig:
     port: int = field(default=8000, metadata={"help": "TCP port."})
     device: str | None = field(default=None, metadata={"help": "Scorer device (cpu, cuda)."})
     batching: bool = field(default=True, metadata={"help": "Gather concurrent requests into one forward."})
-    max_wait_ms: float = field(default=5.0, metadata={"help": "How long a batch waits for more requests."})
+    max_wait_ms: float = field(
+        default=1.0,
+        metadata={"help": "How long a batch waits for more requests (requests that arrive while a batch "
+                  "is being scored join the next one anyway)."},
+    )
     max_batch_solutions: int = field(default=64, metadata={"help": "Most solutions per batched forward."})
     max_batch_chars: int = field(default=200_000, metadata={"help": "Budget of characters per batch."})
     max_queue: int = field(default=256, metadata={"help": "Most queued requests before answering 429."})
