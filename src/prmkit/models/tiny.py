@@ -11,7 +11,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+import math
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "ки", "<extra_0>", "<step>"]
@@ -98,12 +101,122 @@ def tiny_config(
     )
 
 
+_NUMERIC_INIT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "prmkit_tiny_numeric_init", default=False
+)
+#: rope_theta used with the numeric init: low, so that the positional heads are sharp
+NUMERIC_ROPE_THETA = 100.0
+#: embedding dimensions reserved for token features (see :func:`numeric_init`)
+_N_FEAT = 8
+
+
+@contextlib.contextmanager
+def numeric_init_default(on: bool = True) -> Iterator[None]:
+    """Make :func:`build_tiny_model` use ``numeric=on`` when not told, e.g. around a
+    ``prmkit.train.trainer.train`` call with ``init="tiny"`` (opt-in: nothing turns it on by default).
+
+    Example:
+        >>> with numeric_init_default(True):
+        ...     _NUMERIC_INIT.get()
+        True
+    """
+    token = _NUMERIC_INIT.set(on)
+    try:
+        yield
+    finally:
+        _NUMERIC_INIT.reset(token)
+
+
+def numeric_init(model: Any, tokenizer: Any, *, scale: float = 1.0, amp: float = 4.0) -> list[int]:
+    """Arithmetic-friendly INITIALISATION of a tiny Qwen2/Llama model (the architecture is unchanged,
+    so the checkpoint stays a plain transformers model). Returns the relative offsets given to the
+    positional heads (empty when the model is too small or has no attention bias).
+
+    Why: checking ``a + b = c`` from randomly embedded digit tokens is parity-like (no single token
+    correlates with the label), so a randomly initialised tiny PRM trained with BCE stays at chance
+    (measured: 3000 AdamW steps on single-digit sums, still chance). Two changes make it learnable:
+
+    1. Token features: the first 8 embedding dimensions hold hand-set features that dominate the
+       random (std 0.02) part: digit tokens get ``is_digit``, value ``(d - 4.5) / 4.5`` and
+       ``cos/sin(2 pi d / 10)``; ``=`` and the operators (``+ - x * /``, with a sign feature) and
+       punctuation/newline get marker features.
+    2. Positional copy heads: every head of layer 0 attends (through a constant query/key bias and
+       RoPE with ``rope_theta`` = :data:`NUMERIC_ROPE_THETA`) to the token ``k`` positions back
+       (head ``k-1`` -> offset ``k``) and copies that token's 4 digit features into its own residual
+       dimensions. Each position thus sees the digits and operators just before it as separate
+       linear features, and ``a + b - c`` becomes (close to) a linear function of them: the rest of
+       the network (random init) learns the check from the BCE signal alone (measured: single-digit
+       sums go from chance to 96% accuracy in 200 steps). Only offsets 1..num_heads are covered,
+       so longer equations (3-digit operands: ~12 tokens) need more heads or more layers.
+
+    Needs ``q_proj`` biases (Qwen2 has them) and ``hidden_size >= 8 + 4 * num_heads`` with
+    ``head_dim >= 8``; otherwise only the token features are set.
+    """
+    import torch
+
+    emb = model.get_input_embeddings().weight
+    cfg = model.config
+    hidden, n_heads = cfg.hidden_size, cfg.num_attention_heads
+    ops = {"+": 1.0, "-": -1.0, "x": 0.5, "*": 0.5, "/": -0.5}
+    with torch.no_grad():
+        emb[:, :_N_FEAT] = 0.0
+        for t, i in tokenizer.get_vocab().items():
+            s = t.replace("\u0120", "")
+            if len(s) == 1 and s in "0123456789":
+                d = int(s)
+                emb[i, 0] = scale
+                emb[i, 1] = scale * (d - 4.5) / 4.5
+                emb[i, 2] = scale * math.cos(2 * math.pi * d / 10)
+                emb[i, 3] = scale * math.sin(2 * math.pi * d / 10)
+            elif s == "=":
+                emb[i, 4] = scale
+            elif s in ops:
+                emb[i, 5] = scale
+                emb[i, 6] = scale * ops[s]
+            elif s in (".", ",", "\u010a", "?", "!"):
+                emb[i, 7] = scale
+        backbone = getattr(model, model.base_model_prefix, model)
+        att = backbone.layers[0].self_attn
+        hd = getattr(cfg, "head_dim", None) or hidden // n_heads
+        if att.q_proj.bias is None or att.k_proj.bias is None or hd < 8 or hidden < _N_FEAT + 4 * n_heads:
+            return []
+        if getattr(cfg, "num_key_value_heads", n_heads) != n_heads:
+            return []
+        rope = getattr(cfg, "rope_parameters", None) or {}
+        theta = float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
+        half = hd // 2
+        freqs = [theta ** (-2 * d / hd) for d in range(half)]
+        offsets = list(range(1, n_heads + 1))
+        emb[:, _N_FEAT : _N_FEAT + 4 * n_heads] = 0.0
+        for h, off in enumerate(offsets):
+            rows = slice(h * hd, (h + 1) * hd)
+            att.q_proj.weight[rows] = 0.0
+            att.k_proj.weight[rows] = 0.0
+            qb = torch.zeros(hd)
+            kb = torch.zeros(hd)
+            for d, f in enumerate(freqs):  # q . R((j - i) f) k peaks at j = i - off
+                qb[d] = amp
+                kb[d] = amp * math.cos(off * f)
+                kb[d + half] = amp * math.sin(off * f)
+            att.q_proj.bias[rows] = qb
+            att.k_proj.bias[rows] = kb
+            att.v_proj.weight[rows] = 0.0
+            if att.v_proj.bias is not None:
+                att.v_proj.bias[rows] = 0.0
+            att.o_proj.weight[:, rows] = 0.0
+            for f in range(4):
+                att.v_proj.weight[h * hd + f, f] = 1.0
+                att.o_proj.weight[_N_FEAT + 4 * h + f, h * hd + f] = 1.0
+    return offsets
+
+
 def build_tiny_model(
     kind: Kind,
     tokenizer: Any,
     *,
     arch: Arch = "qwen2",
     seed: int = 0,
+    numeric: bool | None = None,
     **config_kwargs: Any,
 ) -> Any:
     """A randomly initialised tiny model of the given kind (deterministic in ``seed``).
@@ -111,10 +224,19 @@ def build_tiny_model(
     ``token-classification`` has 2 labels, ``value-head`` 1 (a scalar per token), ``causal-lm``
     is a plain LM (for the ``lm-token-pair``/``chat-turn``/``implicit`` families), ``qwen-prm``
     the Qwen2.5-Math-PRM layout (see :mod:`prmkit.scorers.neural`).
+
+    ``numeric=True`` (opt-in; default off, or the value set by :func:`numeric_init_default`) applies :func:`numeric_init` to ``token-classification``/``value-head``
+    models, with ``rope_theta`` = :data:`NUMERIC_ROPE_THETA` unless given. Measured: it makes
+    single-digit ``a + b = c`` checking learnable (chance -> 96% in 200 steps), but did NOT yet
+    help on 2-3 digit equations or on arithmetic-world F1 within ~400-900 CPU steps.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
+    numeric = _NUMERIC_INIT.get() if numeric is None else numeric
+    numeric = numeric and kind in ("token-classification", "value-head")
+    if numeric:
+        config_kwargs.setdefault("rope_theta", NUMERIC_ROPE_THETA)
     torch.manual_seed(seed)
     cfg = tiny_config(
         arch,
@@ -124,12 +246,12 @@ def build_tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         **config_kwargs,
     )
-    if kind == "token-classification":
-        cfg.num_labels = 2
-        return AutoModelForTokenClassification.from_config(cfg)
-    if kind == "value-head":
-        cfg.num_labels = 1
-        return AutoModelForTokenClassification.from_config(cfg)
+    if kind in ("token-classification", "value-head"):
+        cfg.num_labels = 2 if kind == "token-classification" else 1
+        model = AutoModelForTokenClassification.from_config(cfg)
+        if numeric:
+            numeric_init(model, tokenizer)
+        return model
     if kind == "causal-lm":
         return AutoModelForCausalLM.from_config(cfg)
     if kind == "qwen-prm":
