@@ -13,7 +13,9 @@ def _tok():
 
 def test_digit_features_and_copy_heads_attend_k_tokens_back(tmp_path):
     tok = _tok()
-    model = build_tiny_model("token-classification", tok, hidden_size=96, num_layers=2, num_heads=8, numeric=True)
+    model = build_tiny_model(
+        "token-classification", tok, hidden_size=96, num_layers=2, num_heads=8, numeric=True
+    )
     emb = model.get_input_embeddings().weight
     seven = tok.convert_tokens_to_ids("7")
     assert emb[seven, 0].item() == 1.0  # is-digit feature
