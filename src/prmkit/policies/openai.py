@@ -67,6 +67,40 @@ def normalize_base_url(base_url: str) -> str:
     return url
 
 
+def client_for(
+    client: OpenAIClient | None,
+    base_url: str | None,
+    *,
+    who: str,
+    api_key: str | None = None,
+    timeout: float = 120.0,
+    max_retries: int = 5,
+    backoff: float = 0.5,
+    max_concurrency: int = 8,
+) -> OpenAIClient:
+    """The given client, or a new one for ``base_url`` (default ``$OPENAI_BASE_URL``).
+
+    Shared by every component that talks to an OpenAI-compatible server (policy, judge).
+
+    Example:
+        >>> client_for(None, "http://127.0.0.1:9", who="test").base_url
+        'http://127.0.0.1:9/v1'
+    """
+    if client is not None:
+        return client
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise PrmkitError(f"{who} needs base_url (or $OPENAI_BASE_URL)", field="base_url")
+    return OpenAIClient(
+        url,
+        api_key=api_key,
+        timeout=timeout,
+        max_retries=max_retries,
+        backoff=backoff,
+        max_concurrency=max_concurrency,
+    )
+
+
 class OpenAIClient:
     """A thread-safe OpenAI-compatible HTTP client with retries, backoff and a concurrency limit.
 
@@ -308,11 +342,10 @@ class OpenAIPolicy(Policy):
             raise PrmkitError(f"unknown prompt_format {prompt_format!r}", field="prompt_format")
         if prompt_format == "hf" and api == "completions" and not tokenizer:
             raise PrmkitError("prompt_format='hf' needs tokenizer=PATH_OR_ID", field="tokenizer")
-        url = base_url or os.environ.get("OPENAI_BASE_URL")
-        if client is None and not url:
-            raise PrmkitError("no base_url given (nor $OPENAI_BASE_URL)", field="base_url")
-        self.client = client or OpenAIClient(
-            url,  # type: ignore[arg-type]
+        self.client = client_for(
+            client,
+            base_url,
+            who="the openai policy",
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.policies.openai import OpenAIClient, choice_text, normalize_base_url
+from prmkit.policies.openai import OpenAIClient, choice_text, client_for
 from prmkit.policies.text import derive_seed
 from prmkit.scorers.base import SCORERS, Scorer, StepScores
 
@@ -176,17 +176,15 @@ class JudgeScorer(Scorer):
         max_concurrency: int = 8,
         client: OpenAIClient | None = None,
     ) -> None:
-        import os
 
         if k < 1:
             raise PrmkitError("k must be >= 1", field="k")
         if on_unparsable is not None and not 0.0 <= float(on_unparsable) <= 1.0:
             raise PrmkitError("on_unparsable must be None or in [0, 1]", field="on_unparsable")
-        url = base_url or os.environ.get("OPENAI_BASE_URL")
-        if client is None and not url:
-            raise PrmkitError("the judge needs base_url (or $OPENAI_BASE_URL)", field="base_url")
-        self.client = client or OpenAIClient(
-            normalize_base_url(url),  # type: ignore[arg-type]
+        self.client = client_for(
+            client,
+            base_url,
+            who="the judge",
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
