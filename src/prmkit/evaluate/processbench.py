@@ -36,7 +36,13 @@ from typing import Any
 
 from prmkit.errors import PrmkitError
 from prmkit.evaluate.common import default_data_root, fmt
-from prmkit.records import Solution, check_step_values, iter_json_lines, labels_from_first_error
+from prmkit.records import (
+    Solution,
+    check_step_values,
+    first_error_of,
+    iter_json_lines,
+    labels_from_first_error,
+)
 
 SUBSETS = ("gsm8k", "math", "olympiadbench", "omnimath")
 HUB_ID = "Qwen/ProcessBench"
@@ -229,10 +235,7 @@ def predict_first_error(scores: Sequence[float | None] | None, threshold: float 
         >>> predict_first_error([0.9, None, 0.2], 0.5), predict_first_error([0.9, 0.6], 0.5)
         (2, -1)
     """
-    for i, v in enumerate(scores or ()):
-        if v is not None and v < threshold:
-            return i
-    return -1
+    return first_error_of(list(scores) if scores is not None else None, threshold)
 
 
 def processbench_metrics(preds: Sequence[int], labels: Sequence[int]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.records import Solution
+from prmkit.records import Solution, first_error_of
 from prmkit.render import PRMFormat, _single_token_id, get_format, render
 from prmkit.train.config import TrainConfig
 from prmkit.train.data import (
@@ -116,33 +116,17 @@ def tiny_model_and_tokenizer(
 
 
 def first_error_f1(pred: list[int], gold: list[int]) -> dict[str, float]:
-    """ProcessBench metric (methods.md A1): accuracies on erroneous / correct samples and their
-    harmonic mean (percent).
+    """ProcessBench metric (methods.md A1) as floats for training logs: an empty group counts 0.
 
     Example:
         >>> m = first_error_f1([2, 0, -1, -1, 1], [2, 0, 3, -1, -1])
         >>> round(m["acc_err"], 1), round(m["acc_corr"], 1), round(m["f1"], 1)
         (66.7, 50.0, 57.1)
     """
-    err = [p == g for p, g in zip(pred, gold, strict=True) if g != -1]
-    cor = [p == -1 for p, g in zip(pred, gold, strict=True) if g == -1]
-    acc_err = 100.0 * sum(err) / len(err) if err else 0.0
-    acc_corr = 100.0 * sum(cor) / len(cor) if cor else 0.0
-    f1 = 2 * acc_err * acc_corr / (acc_err + acc_corr) if acc_err + acc_corr > 0 else 0.0
-    return {"acc_err": acc_err, "acc_corr": acc_corr, "f1": f1}
+    from prmkit.evaluate.processbench import processbench_metrics
 
-
-def predict_first_error(scores: list[float | None], threshold: float = 0.5) -> int:
-    """First step with ``p < threshold`` (``None`` never counts), else -1.
-
-    Example:
-        >>> predict_first_error([0.9, None, 0.3])
-        2
-    """
-    for i, s in enumerate(scores):
-        if s is not None and s < threshold:
-            return i
-    return -1
+    m = processbench_metrics(pred, gold)
+    return {k: float(m[k] or 0.0) for k in ("acc_err", "acc_corr", "f1")}
 
 
 @dataclass
@@ -324,7 +308,7 @@ def _make_trainer_class() -> type:
             """Held-out metrics: first-error F1 (threshold 0.5), step accuracy, step BCE."""
             scores = self.predict_step_scores(records)
             gold = [r.first_error for r in records]
-            pred = [predict_first_error(s) for s in scores]
+            pred = [first_error_of(s) for s in scores]
             m = {f"pb_{k}": v for k, v in first_error_f1(pred, gold).items()}
             hits = n = 0
             bce = 0.0
