@@ -14,12 +14,10 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the llama.cpp server helper lives with the tests
 
 QUESTIONS = [
     "What is 12 + 35?",
@@ -66,7 +64,7 @@ def main() -> None:
     res["hf_batch1 (baseline)"] = run(HFPolicy(model, tokenizer=tok, batch_size=1, **common))
     res["hf_batch4"] = run(HFPolicy(model, tokenizer=tok, batch_size=4, **common))
     try:
-        from llama_server import LlamaServer, missing_reason
+        from prmkit.models.llama_server import LlamaServer, missing_reason
 
         reason = missing_reason()
         if reason:

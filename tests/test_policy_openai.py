@@ -201,3 +201,14 @@ def test_real_llama_cpp_server(llama_server):
     chat = OpenAIPolicy(llama_server.base_url, api="chat", temperature=0.0, max_tokens=16)
     g = chat.sample(P[:1], n=1)[0][0]
     assert g.num_tokens > 0 and g.steps
+
+
+def test_step_budget_is_per_step_times_steps_asked_for():
+    with FakeServer(lambda path, body: Reply(completion(["1+1=2\n\nThe answer is 2"]))) as srv:
+        pol = OpenAIPolicy(srv.base_url, model="m", max_tokens=256, step_max_tokens=32, send_n=False)
+        pol.continue_from(P[:1], [[]], n=1, max_steps=1, seed=0)
+        pol.continue_from(P[:1], [[]], n=1, max_steps=3, seed=0)
+        pol.continue_from(P[:1], [[]], n=1, max_steps=20, seed=0)
+        pol.continue_from(P[:1], [[]], n=1, seed=0)
+        sent = [b["max_tokens"] for p, b in srv.requests if p.endswith("/completions")]
+    assert sent == [32, 96, 256, 256]

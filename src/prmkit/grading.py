@@ -98,6 +98,16 @@ def _normalise(s: str) -> str:
     return re.sub(r"\s+", "", s).rstrip(".")
 
 
+_NUMBER_WITH_UNIT = re.compile(r"^\s*\$?\s*([-+]?\d[\d,]*(?:\.\d+)?)\s*(?:[A-Za-z][A-Za-z ]*)?\.?\s*$")
+
+
+def _strip_unit(s: str) -> str:
+    """``"18 dollars"`` -> ``"18"``, ``"$1,200"`` -> ``"1200"``; anything else unchanged (LaTeX is
+    left to math-verify, which would read ``18 dollars`` as a product of symbols)."""
+    m = _NUMBER_WITH_UNIT.match(s)
+    return m.group(1).replace(",", "") if m else s
+
+
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
@@ -106,6 +116,7 @@ def _in_main_thread() -> bool:
 def _equivalent(pred: str, ref: str, use_timeouts: bool) -> bool:
     if _normalise(pred) == _normalise(ref):
         return True
+    pred, ref = _strip_unit(pred), _strip_unit(ref)
     from math_verify import parse, verify
 
     timeout = 5 if use_timeouts else None
@@ -130,6 +141,8 @@ def is_equivalent(pred: str | None, ref: str | None) -> bool:
     Example:
         >>> is_equivalent("\\\\dfrac{3}{4}", "0.75"), is_equivalent(None, "1")
         (True, False)
+        >>> is_equivalent("18 dollars", "18"), is_equivalent("$1,200", "1200"), is_equivalent("19 apples", "18")
+        (True, True, False)
     """
     if pred is None or ref is None:
         return False

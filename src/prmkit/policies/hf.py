@@ -168,7 +168,8 @@ class HFPolicy(Policy):
         tokenizer: tokenizer path/id or object (default: the model's).
         temperature: 0 = greedy; otherwise sampling with ``top_p`` / ``top_k``.
         max_new_tokens: token budget per continuation.
-        step_max_new_tokens: budget when ``max_steps`` is set (default: ``max_new_tokens``).
+        step_max_new_tokens: budget per step when ``max_steps`` is set: a call gets
+            ``min(max_new_tokens, step_max_new_tokens * max_steps)`` (default: ``max_new_tokens``).
         batch_size: rows (requests x samples) per ``generate`` call.
         separator: step separator in the generated text.
         instruction / system: prompt text; use_chat_template: False forces the plain prompt.
@@ -296,8 +297,8 @@ class HFPolicy(Policy):
             enc = {k: v.to(device) for k, v in enc.items()}
         prompt_len = enc["input_ids"].shape[1]
         budget = self.max_new_tokens
-        if max_steps is not None and self.step_max_new_tokens:
-            budget = self.step_max_new_tokens
+        if max_steps is not None and self.step_max_new_tokens:  # a per-step budget, times the steps asked for
+            budget = min(self.max_new_tokens, self.step_max_new_tokens * max_steps)
         eos = sorted(self._eos_ids())
         cfg = GenerationConfig(
             do_sample=False,

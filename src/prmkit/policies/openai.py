@@ -302,7 +302,8 @@ class OpenAIPolicy(Policy):
         api: ``"completions"`` (default; prompt rendered here) or ``"chat"``.
         prompt_format: for ``api="completions"``: ``"chatml"`` (default), ``"plain"`` or ``"hf"``
             (render with the chat template of the Hugging Face ``tokenizer`` given).
-        temperature, top_p, max_tokens, step_max_tokens (budget when ``max_steps`` is set).
+        temperature, top_p, max_tokens, step_max_tokens (budget per step when ``max_steps`` is set:
+        a call gets ``min(max_tokens, step_max_tokens * max_steps)``).
         send_n: send ``n`` in one request (True) or always one request per sample (False: each
             sample then has its own seed, independent of ``n``).
         pass_seed: send the per-request seed (servers that reject ``seed`` need False).
@@ -431,8 +432,8 @@ class OpenAIPolicy(Policy):
         # stop strings only help when we want exactly one step; otherwise cut after the fact
         stops = [self.step_separator] if max_steps == 1 else []
         budget = self.max_tokens
-        if max_steps is not None and self.step_max_tokens:
-            budget = self.step_max_tokens
+        if max_steps is not None and self.step_max_tokens:  # a per-step budget, times the steps asked for
+            budget = min(self.max_tokens, self.step_max_tokens * max_steps)
         path = "chat/completions" if self.api == "chat" else "completions"
         _ = self.model  # resolve once, before the threads start
 
