@@ -38,7 +38,14 @@ from typing import Any, ClassVar
 from prmkit.errors import PrmkitError
 from prmkit.render import PRMFormat, Rendered, get_format, render
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
-from prmkit.scorers.engine import BatchPolicy, plan_batches, resolve_device, resolve_dtype
+from prmkit.scorers.engine import (
+    BatchPolicy,
+    CostModel,
+    measure_batch_factor,
+    measure_cost,
+    resolve_device,
+    resolve_dtype,
+)
 
 #: ``PRMFormat`` fields that ``load``/constructors accept as overrides.
 FORMAT_FIELDS = tuple(f for f in PRMFormat.__dataclass_fields__ if f not in ("name", "meta"))
@@ -180,6 +187,9 @@ class NeuralScorer(Scorer):
         dtype: ``fp32``/``bf16``/``fp16``/``auto`` (default: keep the model's dtype).
         batch_tokens: padded-token budget per forward (default by device, see engine).
         max_pad_fraction: only batch solutions within this relative length (default by device).
+            Setting either one turns off the CPU's cost-based planning (see :mod:`~prmkit.scorers.engine`).
+        batch_cost: a :class:`~prmkit.scorers.engine.CostModel` for cost-based planning (default:
+            measured on first use, see :meth:`cost_model`).
         max_length: model window in tokens (default: the model's ``max_position_embeddings``).
         padding_side: ``right`` (default) or ``left``; scores do not depend on it.
         **format_overrides: :class:`PRMFormat` fields (``step_tag``, ``good_token``, ...).
@@ -202,6 +212,7 @@ class NeuralScorer(Scorer):
         max_length: int | None = None,
         padding_side: str = "right",
         meta: dict[str, Any] | None = None,
+        batch_cost: CostModel | None = None,
         **format_overrides: Any,
     ) -> None:
         bad = set(format_overrides) - set(FORMAT_FIELDS)
@@ -215,6 +226,7 @@ class NeuralScorer(Scorer):
         self.model = model.eval()
         self.device = _model_device(model)
         self.policy = BatchPolicy.for_device(self.device, batch_tokens, max_pad_fraction, max_rows)
+        self.batch_cost = batch_cost
         self.max_length = max_length if max_length is not None else _model_window(model, tokenizer)
         if padding_side not in ("right", "left"):
             raise PrmkitError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
@@ -223,6 +235,9 @@ class NeuralScorer(Scorer):
         self.truncated_steps = 0
         self.forward_calls = 0
         self.pad_id = _pad_id(tokenizer, model)
+        # right padding on a causal model needs no attention mask (a real token never sees a
+        # later pad), which keeps the model on its fast unmasked causal path
+        self._causal = _is_causal(model)
         self._setup()
 
     # ------------------------------------------------------------------ construction
@@ -318,19 +333,50 @@ class NeuralScorer(Scorer):
         for i, r in enumerate(rendered):
             if not len(r):
                 out[i] = [None] * len(r.step_positions)
-        p = self.policy
         lengths = [len(rendered[i]) for i in todo]
-        for batch in plan_batches(lengths, p.batch_tokens, p.max_pad_fraction, p.max_rows):
+        plan = self.policy.plan(lengths)
+        if self.policy.auto and len(todo) > 1:
+            # single-row costs first (cheap); the padded-batch slowdown is measured only once a
+            # plan would pad at all (a big CPU model, whose plans never pad, never pays for it)
+            cost = self.cost_model(batch=False)
+            plan = self.policy.plan(lengths, cost)
+            padded = [lengths[b[0]] for b in plan if lengths[b[0]] != lengths[b[-1]]]
+            if padded and not cost.batch_measured:
+                self.batch_cost = self._timed_calibration(measure_batch_factor, cost, max(padded))
+                plan = self.policy.plan(lengths, self.batch_cost)
+        for batch in plan:
             idx = [todo[b] for b in batch]
             for i, s in zip(idx, self._forward([rendered[i] for i in idx]), strict=True):
                 out[i] = s
         return out
 
+    def cost_model(self, batch: bool = True) -> CostModel:
+        """The forward-time model used by cost-based batching, measured once for this model on
+        its device (:func:`~prmkit.scorers.engine.measure_cost`; ~0.1 s for a tiny model, ~0.5 s
+        for a ~135M one) unless one was given (``batch_cost=``). ``batch=False``: single-row
+        costs only (the padded-batch factor is then measured when a plan first pads)."""
+        if self.batch_cost is None:
+            self.batch_cost = self._timed_calibration(measure_cost, self.max_length, batch=batch)
+        elif batch and not self.batch_cost.batch_measured:
+            self.batch_cost = self._timed_calibration(measure_batch_factor, self.batch_cost, 128)
+        return self.batch_cost
+
+    def _timed_calibration(self, fn: Any, *args: Any, **kwargs: Any) -> CostModel:
+        calls = self.forward_calls
+        try:
+            return fn(self._calibration_forward, *args, **kwargs)
+        finally:
+            self.forward_calls = calls
+
+    def _calibration_forward(self, row_lengths: list[int]) -> None:
+        batch = [Rendered([self.pad_id] * n, [n - 1], [(0, n)]) for n in row_lengths]
+        self._forward(batch)
+
     def _forward(self, batch: Sequence[Rendered]) -> list[StepScores]:
         """One forward pass over a batch: scores at every step position."""
         import torch
 
-        enc = _pad(batch, self.pad_id, self.padding_side, self.device)
+        enc = _pad(batch, self.pad_id, self.padding_side, self.device, causal=self._causal)
         rows, cols, owner = _gather_index(enc["positions"])
         with torch.inference_mode():
             hidden = self._hidden(enc)
@@ -413,21 +459,40 @@ def _pad_id(tokenizer: Any, model: Any) -> int:
     return 0
 
 
-def _pad(batch: Sequence[Rendered], pad_id: int, side: str, device: Any) -> dict[str, Any]:
+def _is_causal(model: Any) -> bool:
+    """True when every attention module of the model declares ``is_causal`` (decoder-only
+    Llama/Qwen2/... bodies); False when any does not or none says (encoders keep their masks)."""
+    flags = [m.is_causal for m in model.modules() if isinstance(getattr(m, "is_causal", None), bool)]
+    return bool(flags) and all(flags)
+
+
+def _pad(
+    batch: Sequence[Rendered], pad_id: int, side: str, device: Any, causal: bool = False
+) -> dict[str, Any]:
     """Padded ``input_ids``/``attention_mask``/``position_ids`` and shifted step positions.
 
     Position ids count real tokens only (``cumsum(mask) - 1``), so left padding gives every real
-    token the same position as unpadded; pads attend to nothing that is read.
+    token the same position as unpadded; pads attend to nothing that is read. With right padding
+    on a ``causal`` model the mask is dropped: every real token precedes every pad, so causal
+    attention alone never lets a real token see a pad (scores equal the unpadded ones, and the
+    model keeps its fast unmasked path: up to ~1.8x faster than the masked one on a CPU).
     """
+    import torch
+
     from prmkit.render import pad_batch
 
     enc = pad_batch(batch, pad_id, side=side)  # type: ignore[arg-type]
     mask = enc["attention_mask"]
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    full = bool(mask.all())
+    full = bool(mask.all()) or (causal and side == "right")
+    if full:
+        # plain 0..T-1 positions: real tokens get their unpadded positions, and pads keep
+        # counting (a position plateau would be read as packed sequences and cost a mask)
+        pos = torch.arange(mask.shape[-1]).expand_as(mask)
+    else:
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
     return {
         "input_ids": enc["input_ids"].to(device),
-        # an all-ones mask is dropped: the model then takes its plain causal path
+        # an all-ones (or causal right-padding) mask is dropped: the model takes its plain causal path
         "attention_mask": None if full else mask.to(device),
         "position_ids": pos.to(device),
         "positions": enc["positions"],

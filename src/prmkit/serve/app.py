@@ -18,6 +18,7 @@ Errors: 422 for malformed requests (with a message), 413 for requests over the s
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -62,8 +63,28 @@ def _aggregate(step_scores: list[float | None], rule: str) -> float | None:
     return aggregate_steps(step_scores, rule)
 
 
+def _json_bytes(content: Any) -> bytes:
+    # the same encoding as Starlette's JSONResponse
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+        parts.append(f"{loc or 'body'}: {e.get('msg')}")
+    return "; ".join(parts) or "invalid request"
+
+
 def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
     """Build the FastAPI app around a :class:`~prmkit.scorers.base.Scorer`.
+
+    The two scoring endpoints are served by a lean ASGI front (body read, pydantic
+    ``model_validate_json``, the JSON answer written directly), skipping FastAPI's routing,
+    dependency and ``jsonable_encoder`` machinery: measured in-process with a no-op scorer, 0.65 ->
+    0.37 ms of CPU per request (the hop to the worker thread included), which matters because
+    HTTP handling shares the CPU with the model. FastAPI serves everything else (``/health``,
+    ``/metrics``, the OpenAPI docs, where the scoring routes are declared with the same handlers).
 
     Example::
 
@@ -74,6 +95,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
+    from pydantic import ValidationError
 
     from prmkit.aggregate import STEP_AGGREGATIONS
     from prmkit.serve.schema import RewardIn, ScoreIn, SolutionIn
@@ -94,6 +116,10 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
     async def lifespan(app: Any):
         await batcher.start()
         try:
+            # measure the scorer's batching cost model now, not on the first busy request
+            warm = getattr(scorer, "cost_model", None)
+            if callable(warm) and cfg.batching and getattr(getattr(scorer, "policy", None), "auto", False):
+                await asyncio.to_thread(warm)
             yield
         finally:
             await batcher.stop()
@@ -104,49 +130,12 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
     app.state.metrics = metrics
     app.state.config = cfg
 
-    def _err(status: int, msg: str, **headers: str) -> JSONResponse:
-        return JSONResponse({"error": msg}, status_code=status, headers=headers or None)
+    # ------------------------------------------------------------------ shared handlers
+    # Each returns (status, JSON-able body, extra headers).
+    Reply = tuple[int, Any, dict[str, str]]
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for e in exc.errors()[:5]:
-            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
-            parts.append(f"{loc or 'body'}: {e.get('msg')}")
-        return _err(422, "; ".join(parts) or "invalid request")
-
-    max_body = 4 * cfg.max_chars + 65536
-
-    class _Observe:
-        """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs ~1 ms a request): refuses
-        oversized bodies by Content-Length and records status and latency per path."""
-
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-            if scope["type"] != "http":
-                await self.inner(scope, receive, send)
-                return
-            t0 = time.perf_counter()
-            path = scope.get("path", "")
-            status = {"code": 500}
-            for k, v in scope.get("headers", ()):
-                if k == b"content-length" and v.isdigit() and int(v) > max_body:
-                    await _err(413, f"request body over {max_body} bytes")(scope, receive, send)
-                    metrics.observe_request(path, 413, time.perf_counter() - t0)
-                    return
-
-            async def send_and_record(message: dict) -> None:
-                if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
-                await send(message)
-
-            await self.inner(scope, receive, send_and_record)
-            if path not in ("/metrics", "/health"):
-                metrics.observe_request(path, status["code"], time.perf_counter() - t0)
-
-    app.add_middleware(_Observe)
+    def _err(status: int, msg: str, **headers: str) -> Reply:
+        return status, {"error": msg}, headers
 
     def _check_limits(problems: list[str], steps: list[list[str]]) -> str | None:
         if len(problems) > cfg.max_solutions:
@@ -159,7 +148,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             return f"{chars} characters in one request; the limit is {cfg.max_chars}"
         return None
 
-    async def _score(problems: list[str], steps: list[list[str]]) -> list[list[float | None]] | JSONResponse:
+    async def _score(problems: list[str], steps: list[list[str]]) -> list[list[float | None]] | Reply:
         too_big = _check_limits(problems, steps)
         if too_big:
             return _err(413, too_big)
@@ -170,17 +159,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
         except TimeoutError:
             return _err(504, f"request timed out after {cfg.request_timeout_s} s")
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "queue_depth": batcher.depth}
-
-    @app.get("/metrics")
-    async def prometheus() -> PlainTextResponse:
-        metrics.queue_depth = batcher.depth
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    @app.post("/v1/score")
-    async def score(body: ScoreIn) -> Any:
+    async def handle_score(body: ScoreIn) -> Reply:
         if body.solutions is not None:
             if body.problem is not None or body.steps is not None:
                 return _err(422, "send either 'solutions' or one 'problem' with 'steps', not both")
@@ -195,9 +174,11 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
         rule_list = [rules] if isinstance(rules, str) else list(rules)
         for r in rule_list:
             if r not in STEP_AGGREGATIONS:
-                return _err(422, f"aggregation: unknown rule {r!r}; known: {', '.join(STEP_AGGREGATIONS.names())}")
+                return _err(
+                    422, f"aggregation: unknown rule {r!r}; known: {', '.join(STEP_AGGREGATIONS.names())}"
+                )
         out = await _score([s.problem for s in sols], [s.steps for s in sols])
-        if isinstance(out, JSONResponse):
+        if isinstance(out, tuple):
             return out
         results = []
         for step_scores in out:
@@ -209,10 +190,9 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             if len(rule_list) > 1:
                 item["scores"] = {r: _aggregate(step_scores, r) for r in rule_list}
             results.append(item)
-        return {"results": results}
+        return 200, {"results": results}, {}
 
-    @app.post("/get_reward")
-    async def get_reward(body: RewardIn) -> Any:
+    async def handle_reward(body: RewardIn) -> Reply:
         if body.prompts is not None and len(body.prompts) != len(body.query):
             return _err(422, f"prompts: {len(body.prompts)} prompts for {len(body.query)} queries")
         problems, steps = [], []
@@ -224,16 +204,112 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             problems.append(p)
             steps.append(s)
         out = await _score(problems, steps)
-        if isinstance(out, JSONResponse):
+        if isinstance(out, tuple):
             return out
         rewards = [_aggregate(s, cfg.aggregation) for s in out]
         # a query none of whose steps could be scored (all beyond the model window) gets reward 0.0
         # and is listed in "unscored", never silently mixed with real scores
         unscored = [i for i, r in enumerate(rewards) if r is None]
-        return {
-            "rewards": [0.0 if r is None else r for r in rewards],
-            "step_rewards": out,
-            "unscored": unscored,
-        }
+        rewards_out = [0.0 if r is None else r for r in rewards]
+        return 200, {"rewards": rewards_out, "step_rewards": out, "unscored": unscored}, {}
+
+    fast_routes = {"/v1/score": (ScoreIn, handle_score), "/get_reward": (RewardIn, handle_reward)}
+
+    # ------------------------------------------------------------------ lean ASGI front
+    max_body = 4 * cfg.max_chars + 65536
+
+    async def _send_json(send: Any, status: int, content: Any, headers: dict[str, str]) -> None:
+        body = _json_bytes(content)
+        raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _fast(scope: dict, receive: Any, send: Any, model: Any, handler: Any) -> int:
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return 499
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > max_body:
+                await _send_json(send, 413, {"error": f"request body over {max_body} bytes"}, {})
+                return 413
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        try:
+            body = model.model_validate_json(b"".join(chunks))
+        except ValidationError as e:
+            status, content, headers = _err(422, _validation_message(e.errors()))
+        else:
+            status, content, headers = await handler(body)
+        await _send_json(send, status, content, headers)
+        return status
+
+    class _Front:
+        """Pure ASGI front (Starlette's BaseHTTPMiddleware costs ~1 ms a request): refuses
+        oversized bodies by Content-Length, serves the scoring endpoints directly, passes the
+        rest to FastAPI, and records status and latency per path."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await self.inner(scope, receive, send)
+                return
+            t0 = time.perf_counter()
+            path = scope.get("path", "")
+            for k, v in scope.get("headers", ()):
+                if k == b"content-length" and v.isdigit() and int(v) > max_body:
+                    await _send_json(send, 413, {"error": f"request body over {max_body} bytes"}, {})
+                    metrics.observe_request(path, 413, time.perf_counter() - t0)
+                    return
+            route = fast_routes.get(path) if scope.get("method") == "POST" else None
+            if route is not None:
+                code = await _fast(scope, receive, send, *route)
+                metrics.observe_request(path, code, time.perf_counter() - t0)
+                return
+            status = {"code": 500}
+
+            async def send_and_record(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    status["code"] = message["status"]
+                await send(message)
+
+            await self.inner(scope, receive, send_and_record)
+            if path not in ("/metrics", "/health"):
+                metrics.observe_request(path, status["code"], time.perf_counter() - t0)
+
+    app.add_middleware(_Front)
+
+    # ------------------------------------------------------------------ FastAPI routes
+    def _response(reply: Reply) -> JSONResponse:
+        status, content, headers = reply
+        return JSONResponse(content, status_code=status, headers=headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _response(_err(422, _validation_message(list(exc.errors()))))
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "queue_depth": batcher.depth}
+
+    @app.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        metrics.queue_depth = batcher.depth
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    # declared for the OpenAPI schema; requests are answered by the lean front with the same handlers
+    @app.post("/v1/score")
+    async def score(body: ScoreIn) -> Any:
+        return _response(await handle_score(body))
+
+    @app.post("/get_reward")
+    async def get_reward(body: RewardIn) -> Any:
+        return _response(await handle_reward(body))
 
     return app

@@ -22,7 +22,9 @@ from prmkit.errors import PrmkitError
 class Client:
     """A small synchronous client (httpx) with retries on 429/503 honouring ``Retry-After``."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 60.0, retries: int = 5) -> None:
+    def __init__(
+        self, base_url: str = "http://127.0.0.1:8000", timeout: float = 60.0, retries: int = 5
+    ) -> None:
         import httpx
 
         self.base_url = base_url.rstrip("/")
@@ -44,7 +46,9 @@ class Client:
             return r.json()
         raise PrmkitError("reward server kept answering 429", file=self.base_url + path)  # pragma: no cover
 
-    def score(self, solutions: Sequence[dict[str, Any]], aggregation: str | list[str] | None = None) -> list[dict]:
+    def score(
+        self, solutions: Sequence[dict[str, Any]], aggregation: str | list[str] | None = None
+    ) -> list[dict]:
         """Score ``[{"problem": str, "steps": [str]}]``; returns one result per solution."""
         payload: dict[str, Any] = {"solutions": list(solutions)}
         if aggregation is not None:
@@ -66,7 +70,9 @@ class Client:
     def health(self) -> dict[str, Any]:
         return self._http.get("/health").json()
 
-    def reward_fn(self, steps_preset: str = "\n\n") -> Callable[[Sequence[str], Sequence[str]], list[list[float]]]:
+    def reward_fn(
+        self, steps_preset: str = "\n\n"
+    ) -> Callable[[Sequence[str], Sequence[str]], list[list[float]]]:
         """A ``(prompts, completions) -> per-step rewards`` callable for RL frameworks."""
         return make_reward_fn(self.step_scores, steps_preset=steps_preset)
 

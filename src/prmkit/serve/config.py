@@ -15,15 +15,19 @@ class ServeConfig:
     """
 
     prm: str | None = field(default=None, metadata={"help": "PRM checkpoint directory (or scorer name)."})
-    format: str | None = field(default=None, metadata={"help": "PRM format; read from prmkit.json if absent."})
+    format: str | None = field(
+        default=None, metadata={"help": "PRM format; read from prmkit.json if absent."}
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "Interface to bind."})
     port: int = field(default=8000, metadata={"help": "TCP port."})
     device: str | None = field(default=None, metadata={"help": "Scorer device (cpu, cuda)."})
     batching: bool = field(default=True, metadata={"help": "Gather concurrent requests into one forward."})
     max_wait_ms: float = field(
         default=1.0,
-        metadata={"help": "How long a batch waits for more requests (requests that arrive while a batch "
-                  "is being scored join the next one anyway)."},
+        metadata={
+            "help": "How long a batch waits for more requests (requests that arrive while a batch "
+            "is being scored join the next one anyway)."
+        },
     )
     max_batch_solutions: int = field(default=64, metadata={"help": "Most solutions per batched forward."})
     max_batch_chars: int = field(default=200_000, metadata={"help": "Budget of characters per batch."})
@@ -33,10 +37,14 @@ class ServeConfig:
     max_chars: int = field(default=100_000, metadata={"help": "Most characters in one request."})
     request_timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout (504 after it)."})
     retry_after_s: int = field(default=1, metadata={"help": "Retry-After header sent with 429."})
-    aggregation: str = field(default="min", metadata={"help": "Default step aggregation for solution scores."})
+    aggregation: str = field(
+        default="min", metadata={"help": "Default step aggregation for solution scores."}
+    )
     query_split: str = field(
         default="prompts-or-delimiter",
-        metadata={"help": "How /get_reward splits a query: 'prompts-or-delimiter' (use 'prompts' when sent)."},
+        metadata={
+            "help": "How /get_reward splits a query: 'prompts-or-delimiter' (use 'prompts' when sent)."
+        },
     )
     query_delimiter: str = field(
         default="<|im_start|>assistant\n",

@@ -68,7 +68,10 @@ class Metrics:
 
     def render(self) -> str:
         with self._lock:
-            lines = ["# HELP prmkit_requests_total HTTP requests by path and status.", "# TYPE prmkit_requests_total counter"]
+            lines = [
+                "# HELP prmkit_requests_total HTTP requests by path and status.",
+                "# TYPE prmkit_requests_total counter",
+            ]
             for (path, status), n in sorted(self.requests.items()):
                 lines.append(f'prmkit_requests_total{{path="{path}",status="{status}"}} {n}')
             lines += self.latency.render("prmkit_request_latency_seconds", "Request latency.")
