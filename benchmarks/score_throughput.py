@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -125,17 +126,21 @@ def main() -> None:
     ours: list = []
     base_b: list = []
     t_ours = t_b = 0.0
+    per_chunk: list[tuple[float, float]] = []  # (prmkit s, (b) s) of each chunk
     chunk = max(1, args.chunk)
     for c, start in enumerate(range(0, len(rendered), chunk)):
         part = rendered[start : start + chunk]
+        dt = {}
         for which in ("ours", "b") if c % 2 == 0 else ("b", "ours"):
             t = time.perf_counter()
             if which == "ours":
                 ours += scorer.score_rendered(part)
-                t_ours += time.perf_counter() - t
             else:
                 base_b += [plain(r) for r in part]
-                t_b += time.perf_counter() - t
+            dt[which] = time.perf_counter() - t
+        t_ours += dt["ours"]
+        t_b += dt["b"]
+        per_chunk.append((dt["ours"], dt["b"]))
         log(f"{start + len(part)}/{len(rendered)}: prmkit {t_ours:.1f}s, (b) {t_b:.1f}s")
 
     # (a) one forward per step prefix, on a subset
@@ -202,6 +207,14 @@ def main() -> None:
         },
         "speedup_vs_a": round(sps_ours / sps_a, 2),
         "speedup_vs_b": round(sps_ours / sps_b, 3),
+        # robust to bursts of load from other jobs: the median over chunks of (b)'s time / ours
+        "speedup_vs_b_median_chunk": round(statistics.median(b / o for o, b in per_chunk), 3),
+        "per_chunk_seconds": {
+            "chunk": chunk,
+            "prmkit": [round(o, 2) for o, _ in per_chunk],
+            "b": [round(b, 2) for _, b in per_chunk],
+        },  # fmt: skip
+        "load_average_end": os.getloadavg(),
         "matmul_peak_gflops": round(peak / 1e9, 1),
         "matmul_peak_gflops_before_after": [round(peak_before / 1e9, 1), round(peak_after / 1e9, 1)],
         "model_gflops_per_s": round(flops / t_ours / 1e9, 1),
