@@ -72,29 +72,18 @@ def build(tok, vmax: float, hidden: int = 128, layers: int = 2, heads: int = 4, 
     """Tiny Qwen2 classifier with numeric features and frozen positional copy heads in layer 0."""
     import torch
 
-    from prmkit.models.tiny import build_tiny_model
+    from prmkit.models.tiny import build_tiny_model, positional_copy_heads
 
     m = build_tiny_model("token-classification", tok, hidden_size=hidden, num_layers=layers,
                          num_heads=heads, max_position_embeddings=64, rope_theta=100.0)  # fmt: skip
-    emb, hd, k = m.get_input_embeddings().weight, hidden // heads, len(COPY)
-    att = m.model.layers[0].self_attn
-    freqs = [100.0 ** (-2 * d / hd) for d in range(hd // 2)]
+    emb = m.get_input_embeddings().weight
     with torch.no_grad():
-        emb[:, : N_FEAT + k * heads] = 0.0
+        emb[:, : N_FEAT + len(COPY) * heads] = 0.0
         for t, i in tok.get_vocab().items():
             emb[i, :N_FEAT] = torch.tensor(features(t, vmax))
-        for h in range(heads):
-            rows, off = slice(h * hd, (h + 1) * hd), h + 1
-            for w in (att.q_proj.weight, att.k_proj.weight, att.v_proj.weight, att.v_proj.bias):
-                w[rows] = 0.0
-            att.o_proj.weight[:, rows] = 0.0
-            for d, fq in enumerate(freqs):  # q . R((j - i) f) k peaks at j = i - off
-                att.q_proj.bias[h * hd + d] = amp
-                att.k_proj.bias[h * hd + d] = amp * math.cos(off * fq)
-                att.k_proj.bias[h * hd + d + hd // 2] = amp * math.sin(off * fq)
-            for j, f in enumerate(COPY):
-                att.v_proj.weight[h * hd + j, f] = 1.0
-                att.o_proj.weight[N_FEAT + k * h + j, h * hd + j] = 1.0
+    if positional_copy_heads(m, features=COPY, dest=N_FEAT, amp=amp) != list(range(1, heads + 1)):
+        raise RuntimeError("copy heads could not be set on this model")
+    att = m.model.layers[0].self_attn
     for p in att.parameters():
         p.requires_grad_(False)
     emb.requires_grad_(False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "ки", "<extra_0>", "<step>"]
@@ -155,8 +155,6 @@ def numeric_init(model: Any, tokenizer: Any, *, scale: float = 1.0, amp: float =
     import torch
 
     emb = model.get_input_embeddings().weight
-    cfg = model.config
-    hidden, n_heads = cfg.hidden_size, cfg.num_attention_heads
     ops = {"+": 1.0, "-": -1.0, "x": 0.5, "*": 0.5, "/": -0.5}
     with torch.no_grad():
         emb[:, :_N_FEAT] = 0.0
@@ -175,19 +173,43 @@ def numeric_init(model: Any, tokenizer: Any, *, scale: float = 1.0, amp: float =
                 emb[i, 6] = scale * ops[s]
             elif s in (".", ",", "\u010a", "?", "!"):
                 emb[i, 7] = scale
-        backbone = getattr(model, model.base_model_prefix, model)
-        att = backbone.layers[0].self_attn
-        hd = getattr(cfg, "head_dim", None) or hidden // n_heads
-        if att.q_proj.bias is None or att.k_proj.bias is None or hd < 8 or hidden < _N_FEAT + 4 * n_heads:
-            return []
-        if getattr(cfg, "num_key_value_heads", n_heads) != n_heads:
-            return []
-        rope = getattr(cfg, "rope_parameters", None) or {}
-        theta = float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
-        half = hd // 2
-        freqs = [theta ** (-2 * d / hd) for d in range(half)]
-        offsets = list(range(1, n_heads + 1))
-        emb[:, _N_FEAT : _N_FEAT + 4 * n_heads] = 0.0
+    offsets = positional_copy_heads(model, features=range(4), dest=_N_FEAT, amp=amp)
+    if offsets:  # the residual dimensions the heads write to start empty
+        with torch.no_grad():
+            emb[:, _N_FEAT : _N_FEAT + 4 * len(offsets)] = 0.0
+    return offsets
+
+
+def positional_copy_heads(model: Any, features: Sequence[int], dest: int, amp: float = 4.0) -> list[int]:
+    """Hand-set layer 0 of a tiny Qwen2/Llama model: head ``h`` attends ``h + 1`` tokens back (a
+    constant query/key bias rotated by RoPE) and copies the embedding dimensions ``features`` into
+    the residual dimensions ``dest + len(features) * h + j``. Returns the offsets, or ``[]`` (and
+    changes nothing) when the model lacks query/key biases, has grouped KV heads, or is too small.
+
+    Example:
+        >>> tok = train_tokenizer(["1 + 2 = 3"], vocab_size=280)
+        >>> m = build_tiny_model("token-classification", tok, hidden_size=64, num_layers=1, num_heads=2)
+        >>> positional_copy_heads(m, features=range(4), dest=8)
+        [1, 2]
+    """
+    import torch
+
+    cfg = model.config
+    hidden, n_heads = cfg.hidden_size, cfg.num_attention_heads
+    backbone = getattr(model, model.base_model_prefix, model)
+    att = backbone.layers[0].self_attn
+    hd = getattr(cfg, "head_dim", None) or hidden // n_heads
+    k = len(features)
+    if att.q_proj.bias is None or att.k_proj.bias is None or hd < max(8, k) or hidden < dest + k * n_heads:
+        return []
+    if getattr(cfg, "num_key_value_heads", n_heads) != n_heads:
+        return []
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    theta = float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
+    half = hd // 2
+    freqs = [theta ** (-2 * d / hd) for d in range(half)]
+    offsets = list(range(1, n_heads + 1))
+    with torch.no_grad():
         for h, off in enumerate(offsets):
             rows = slice(h * hd, (h + 1) * hd)
             att.q_proj.weight[rows] = 0.0
@@ -204,9 +226,9 @@ def numeric_init(model: Any, tokenizer: Any, *, scale: float = 1.0, amp: float =
             if att.v_proj.bias is not None:
                 att.v_proj.bias[rows] = 0.0
             att.o_proj.weight[:, rows] = 0.0
-            for f in range(4):
-                att.v_proj.weight[h * hd + f, f] = 1.0
-                att.o_proj.weight[_N_FEAT + 4 * h + f, h * hd + f] = 1.0
+            for j, f in enumerate(features):
+                att.v_proj.weight[h * hd + j, f] = 1.0
+                att.o_proj.weight[dest + k * h + j, h * hd + j] = 1.0
     return offsets
 
 

@@ -76,6 +76,19 @@ class Policy(ABC):
 POLICIES: Registry[type[Policy]] = Registry("policy")
 
 
+def token_budget(total: int, per_step: int | None, max_steps: int | None) -> int:
+    """Tokens one generation call may produce: ``per_step`` tokens per step asked for, never more
+    than ``total``; ``total`` when there is no step limit or no per-step budget.
+
+    Example:
+        >>> [token_budget(256, 32, k) for k in (1, 3, 20, None)]
+        [32, 96, 256, 256]
+    """
+    if max_steps is None or not per_step:
+        return total
+    return min(total, per_step * max_steps)
+
+
 def load_policy(name: str, **options: Any) -> Policy:
     """Build a registered policy backend by name, e.g. ``load_policy("arith", error_rate=0.2)``."""
     import prmkit.policies  # noqa: F401 - registers the built-in backends

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, Generation, Policy
+from prmkit.policies.base import POLICIES, Generation, Policy, token_budget
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
     count_separators,
@@ -296,9 +296,7 @@ class HFPolicy(Policy):
         if device is not None:
             enc = {k: v.to(device) for k, v in enc.items()}
         prompt_len = enc["input_ids"].shape[1]
-        budget = self.max_new_tokens
-        if max_steps is not None and self.step_max_new_tokens:  # a per-step budget, times the steps asked for
-            budget = min(self.max_new_tokens, self.step_max_new_tokens * max_steps)
+        budget = token_budget(self.max_new_tokens, self.step_max_new_tokens, max_steps)
         eos = sorted(self._eos_ids())
         cfg = GenerationConfig(
             do_sample=False,

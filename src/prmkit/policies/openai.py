@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, Generation, Policy
+from prmkit.policies.base import POLICIES, Generation, Policy, token_budget
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
     chat_messages,
@@ -431,9 +431,7 @@ class OpenAIPolicy(Policy):
             raise PrmkitError("n must be >= 1", field="n")
         # stop strings only help when we want exactly one step; otherwise cut after the fact
         stops = [self.step_separator] if max_steps == 1 else []
-        budget = self.max_tokens
-        if max_steps is not None and self.step_max_tokens:  # a per-step budget, times the steps asked for
-            budget = min(self.max_tokens, self.step_max_tokens * max_steps)
+        budget = token_budget(self.max_tokens, self.step_max_tokens, max_steps)
         path = "chat/completions" if self.api == "chat" else "completions"
         _ = self.model  # resolve once, before the threads start
 

@@ -334,7 +334,6 @@ class NeuralScorer(Scorer):
             if not len(r):
                 out[i] = [None] * len(r.step_positions)
         lengths = [len(rendered[i]) for i in todo]
-        plan = self.policy.plan(lengths)
         if self.policy.auto and len(todo) > 1:
             # single-row costs first (cheap); the padded-batch slowdown is measured only once a
             # plan would pad at all (a big CPU model, whose plans never pad, never pays for it)
@@ -344,6 +343,8 @@ class NeuralScorer(Scorer):
             if padded and not cost.batch_measured:
                 self.batch_cost = self._timed_calibration(measure_batch_factor, cost, max(padded))
                 plan = self.policy.plan(lengths, self.batch_cost)
+        else:
+            plan = self.policy.plan(lengths)
         for batch in plan:
             idx = [todo[b] for b in batch]
             for i, s in zip(idx, self._forward([rendered[i] for i in idx]), strict=True):

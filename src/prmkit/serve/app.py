@@ -217,6 +217,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
 
     # ------------------------------------------------------------------ lean ASGI front
     max_body = 4 * cfg.max_chars + 65536
+    too_large = _err(413, f"request body over {max_body} bytes")
 
     async def _send_json(send: Any, status: int, content: Any, headers: dict[str, str]) -> None:
         body = _json_bytes(content)
@@ -234,7 +235,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > max_body:
-                await _send_json(send, 413, {"error": f"request body over {max_body} bytes"}, {})
+                await _send_json(send, *too_large)
                 return 413
             chunks.append(chunk)
             if not msg.get("more_body", False):
@@ -264,7 +265,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             path = scope.get("path", "")
             for k, v in scope.get("headers", ()):
                 if k == b"content-length" and v.isdigit() and int(v) > max_body:
-                    await _send_json(send, 413, {"error": f"request body over {max_body} bytes"}, {})
+                    await _send_json(send, *too_large)
                     metrics.observe_request(path, 413, time.perf_counter() - t0)
                     return
             route = fast_routes.get(path) if scope.get("method") == "POST" else None
