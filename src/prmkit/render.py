@@ -163,6 +163,33 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text, encoded separately (no special tokens) in ONE tokenizer call.
+
+    Equal to ``[tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]`` (empty
+    texts give ``[]``, repeated texts are encoded once). A fast tokenizer whose backend has no
+    truncation or padding set is called directly (``encode_batch_fast``: no offsets, no
+    ``BatchEncoding``), which is what its ``__call__`` does underneath.
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a b c"], vocab_size=280)
+        >>> encode_texts(tok, ["a b", "", "a b"]) == [_encode(tok, "a b"), [], _encode(tok, "a b")]
+        True
+    """
+    uniq = list(dict.fromkeys(t for t in texts if t))
+    if not uniq:
+        return [[] for _ in texts]
+    backend = getattr(tokenizer, "_tokenizer", None)
+    fast = getattr(backend, "encode_batch_fast", None)
+    if fast is not None and backend.truncation is None and backend.padding is None:
+        ids = [e.ids for e in fast(uniq, add_special_tokens=False)]
+    else:
+        ids = [list(x) for x in tokenizer(uniq, add_special_tokens=False)["input_ids"]]
+    by_text = dict(zip(uniq, ids, strict=True))
+    return [by_text[t] if t else [] for t in texts]
+
+
 def _tag_ids(tokenizer: Any, tag: str) -> list[int]:
     """Ids of a step tag: one id when the tag is a single (added) token, else its tokenization."""
     if not tag:
@@ -204,8 +231,6 @@ def _chat_pieces(fmt: PRMFormat, tokenizer: Any, problem: str, n_steps: int) -> 
     Returns ``2 * n_steps + 1`` pieces for ``chat-turns`` (text around each step and answer) and
     ``2`` pieces for ``chat`` (text before and after the assistant's tagged steps).
     """
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise PrmkitError(f"format '{fmt.name}' needs a tokenizer with a chat template")
     msgs: list[dict[str, str]] = []
     if fmt.system_prompt is not None:
         msgs.append({"role": "system", "content": fmt.system_prompt})
@@ -213,6 +238,9 @@ def _chat_pieces(fmt: PRMFormat, tokenizer: Any, problem: str, n_steps: int) -> 
         msgs.append({"role": "user", "content": problem})
         msgs.append({"role": "assistant", "content": _STEP_MARK.format("ALL")})
         marks = [_STEP_MARK.format("ALL")]
+    elif n_steps == 0:  # nothing to score: the problem as the one user turn
+        msgs.append({"role": "user", "content": problem})
+        marks = []
     else:
         marks = []
         for i in range(n_steps):
@@ -226,11 +254,142 @@ def _chat_pieces(fmt: PRMFormat, tokenizer: Any, problem: str, n_steps: int) -> 
     pieces = []
     for m in marks:
         if text.count(m) != 1:
-            raise PrmkitError(f"chat template of this tokenizer does not keep message text verbatim ({fmt.name})")
+            raise PrmkitError(
+                f"chat template of this tokenizer does not keep message text verbatim ({fmt.name})"
+            )
         before, text = text.split(m)
         pieces.append(before)
     pieces.append(text)
     return pieces
+
+
+class _Mark:
+    """A place in a solution's segment list (not text, not ids)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+_STEP_START, _STEP_END, _SCORE_HERE = _Mark("step start"), _Mark("step end"), _Mark("score here")
+#: A rendered solution before tokenization: text (tokenized on its own), token ids, or a mark.
+Segment = str | list[int] | _Mark
+
+
+def _fixed_ids(f: PRMFormat, tokenizer: Any) -> dict[str, Any]:
+    """The format's token ids that do not depend on the solution (computed once per call)."""
+    if f.layout == "plain":
+        return {"bos": _wants_bos(f, tokenizer), "tag": _tag_ids(tokenizer, f.step_tag) if f.step_tag else []}
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise PrmkitError(f"format '{f.name}' needs a tokenizer with a chat template")
+    if f.layout == "chat":
+        return {"tag": _tag_ids(tokenizer, f.step_tag)}
+    return {"good": _single_token_id(tokenizer, f.good_token, "good token")}
+
+
+def _segments(
+    f: PRMFormat, tokenizer: Any, problem: str, steps: Sequence[str], fixed: dict[str, Any]
+) -> list[Segment]:
+    """One solution as an ordered list of text pieces, token ids and marks (see :func:`render`)."""
+    segs: list[Segment] = []
+    if f.layout == "plain":
+        if fixed["bos"]:
+            segs.append([tokenizer.bos_token_id])
+        segs += [problem, f.prompt_suffix]
+        for step in steps:
+            segs += [_STEP_START, step, _STEP_END, fixed["tag"], _SCORE_HERE, f.step_suffix]
+    elif f.layout == "chat":
+        before, after = _chat_pieces(f, tokenizer, problem, len(steps))
+        segs.append(before)
+        for step in steps:
+            segs += [_STEP_START, step, _STEP_END, fixed["tag"], _SCORE_HERE]
+        segs.append(after)
+    elif f.layout == "chat-turns":
+        pieces = _chat_pieces(f, tokenizer, problem, len(steps))
+        for i, step in enumerate(steps):
+            # the score is read just before the assistant's answer token (its logits predict it)
+            segs += [
+                pieces[2 * i],
+                _STEP_START,
+                step,
+                _STEP_END,
+                pieces[2 * i + 1],
+                _SCORE_HERE,
+                [fixed["good"]],
+            ]
+        segs.append(pieces[-1])
+    else:  # pragma: no cover - Layout is a closed set
+        raise PrmkitError(f"unknown layout {f.layout!r}")
+    return segs
+
+
+def _assemble(segs: list[Segment], encoded: Any, max_length: int | None) -> Rendered:
+    """Token ids, score positions and step spans from segments (``encoded`` yields the ids of
+    each text segment in order)."""
+    ids: list[int] = []
+    positions: list[int | None] = []
+    spans: list[tuple[int, int] | None] = []
+    start = 0
+    for seg in segs:
+        if isinstance(seg, str):
+            ids += next(encoded)
+        elif isinstance(seg, list):
+            ids += seg
+        elif seg is _STEP_START:
+            start = len(ids)
+        elif seg is _STEP_END:
+            spans.append((start, len(ids)))
+        else:
+            positions.append(len(ids) - 1)  # _SCORE_HERE
+    truncated = 0
+    if max_length is not None and len(ids) > max_length:
+        ids = ids[:max_length]
+        for i, p in enumerate(positions):
+            if p is not None and p >= max_length:
+                positions[i] = None
+                spans[i] = None
+                truncated += 1
+    return Rendered(input_ids=ids, step_positions=positions, step_spans=spans, truncated=truncated)
+
+
+def render_many(
+    problems: Sequence[str],
+    steps: Sequence[Sequence[str]],
+    fmt: str | PRMFormat,
+    tokenizer: Any,
+    max_length: int | None = None,
+) -> list[Rendered]:
+    """Render many solutions for a PRM: the batch form of :func:`render` (same result for each
+    solution), with every text piece of every solution tokenized in one tokenizer call
+    (:func:`encode_texts`), about 3x faster than one call per piece.
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a b c"], vocab_size=280)
+        >>> many = render_many(["a", "b"], [["b", "c"], ["a"]], "token-classification", tok)
+        >>> many == [render("a", ["b", "c"], "token-classification", tok), render("b", ["a"], "token-classification", tok)]
+        True
+    """
+    if len(problems) != len(steps):
+        raise PrmkitError(f"{len(problems)} problems but {len(steps)} step lists")
+    for i, ss in enumerate(steps):
+        bad = [j for j, x in enumerate(ss) if not isinstance(x, str)]
+        if isinstance(ss, str) or bad:
+            where = (
+                "a string, not a list"
+                if isinstance(ss, str)
+                else f"step {bad[0]} is {type(ss[bad[0]]).__name__}"
+            )
+            raise PrmkitError(f"solution {i}: steps must be a list of strings ({where})", field="steps")
+    f = get_format(fmt) if isinstance(fmt, str) else fmt
+    fixed = _fixed_ids(f, tokenizer)
+    segs = [_segments(f, tokenizer, p, s, fixed) for p, s in zip(problems, steps, strict=True)]
+    encoded = iter(encode_texts(tokenizer, [x for ss in segs for x in ss if isinstance(x, str)]))
+    return [_assemble(ss, encoded, max_length) for ss in segs]
 
 
 def render(
@@ -246,6 +405,8 @@ def render(
     the assistant's ``+`` in ``chat-turns``), whatever its text: empty, containing the tag
     string, trailing spaces, unicode. With ``max_length`` the sequence is cut to that many
     tokens and the steps whose positions fall outside are ``None`` (counted in ``truncated``).
+    Text pieces (problem, each step, template text) are tokenized separately; tags and answer
+    tokens are inserted as ids. :func:`render_many` renders a batch the same way, faster.
 
     Example:
         >>> from prmkit.models.tiny import train_tokenizer
@@ -254,61 +415,12 @@ def render(
         >>> len(r.step_positions), r.truncated
         (2, 0)
     """
-    f = get_format(fmt) if isinstance(fmt, str) else fmt
-    ids: list[int] = []
-    positions: list[int | None] = []
-    spans: list[tuple[int, int] | None] = []
-    if f.layout == "plain":
-        if _wants_bos(f, tokenizer):
-            ids.append(tokenizer.bos_token_id)
-        ids += _encode(tokenizer, problem)
-        ids += _encode(tokenizer, f.prompt_suffix)
-        tag = _tag_ids(tokenizer, f.step_tag) if f.step_tag else []
-        suffix = _encode(tokenizer, f.step_suffix)
-        for step in steps:
-            start = len(ids)
-            ids += _encode(tokenizer, step)
-            spans.append((start, len(ids)))
-            ids += tag
-            positions.append(len(ids) - 1)
-            ids += suffix
-    elif f.layout == "chat":
-        before, after = _chat_pieces(f, tokenizer, problem, len(steps))
-        ids += _encode(tokenizer, before)
-        tag = _tag_ids(tokenizer, f.step_tag)
-        for step in steps:
-            start = len(ids)
-            ids += _encode(tokenizer, step)
-            spans.append((start, len(ids)))
-            ids += tag
-            positions.append(len(ids) - 1)
-        ids += _encode(tokenizer, after)
-    elif f.layout == "chat-turns":
-        pieces = _chat_pieces(f, tokenizer, problem, len(steps))
-        good = _single_token_id(tokenizer, f.good_token, "good token")
-        for i, step in enumerate(steps):
-            ids += _encode(tokenizer, pieces[2 * i])
-            start = len(ids)
-            ids += _encode(tokenizer, step)
-            spans.append((start, len(ids)))
-            ids += _encode(tokenizer, pieces[2 * i + 1])
-            positions.append(len(ids) - 1)  # the logits here predict the assistant's answer token
-            ids.append(good)
-        ids += _encode(tokenizer, pieces[-1])
-    else:  # pragma: no cover - Layout is a closed set
-        raise PrmkitError(f"unknown layout {f.layout!r}")
-    truncated = 0
-    if max_length is not None and len(ids) > max_length:
-        ids = ids[:max_length]
-        for i, p in enumerate(positions):
-            if p is not None and p >= max_length:
-                positions[i] = None
-                spans[i] = None
-                truncated += 1
-    return Rendered(input_ids=ids, step_positions=positions, step_spans=spans, truncated=truncated)
+    return render_many([problem], [steps], fmt, tokenizer, max_length)[0]
 
 
-def pad_batch(rendered: Sequence[Rendered], pad_id: int, side: Literal["right", "left"] = "right") -> dict[str, Any]:
+def pad_batch(
+    rendered: Sequence[Rendered], pad_id: int, side: Literal["right", "left"] = "right"
+) -> dict[str, Any]:
     """Pad rendered solutions into tensors: ``input_ids``, ``attention_mask`` and a
     ``positions`` list (per solution, per step: index into the padded row, or ``None``).
 

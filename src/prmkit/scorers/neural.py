@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from prmkit.errors import PrmkitError
-from prmkit.render import PRMFormat, Rendered, get_format, render
+from prmkit.render import PRMFormat, Rendered, get_format, render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
 from prmkit.scorers.engine import (
     BatchPolicy,
@@ -300,12 +300,7 @@ class NeuralScorer(Scorer):
     # ------------------------------------------------------------------ scoring
     def render_all(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[Rendered]:
         """Render every solution with the shared :func:`prmkit.render.render`."""
-        if len(problems) != len(steps):
-            raise PrmkitError(f"{len(problems)} problems but {len(steps)} step lists")
-        return [
-            render(p, s, self.fmt, self.tokenizer, self.max_length)
-            for p, s in zip(problems, steps, strict=True)
-        ]
+        return render_many(problems, steps, self.fmt, self.tokenizer, self.max_length)
 
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
         """Scores for every step of every solution, in the input order.

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.render import PRMFormat, Rendered, _tag_ids, get_format, render
+from prmkit.render import PRMFormat, Rendered, _tag_ids, get_format, render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
 from prmkit.scorers.neural import format_from_json, split_format_options
 
@@ -238,10 +238,7 @@ class VLLMScorer(Scorer):
         raise PrmkitError("this vLLM version offers no token-wise pooling API (encode/reward)")
 
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
-        rendered = [
-            render(p, s, self.fmt, self.tokenizer, self.max_length)
-            for p, s in zip(problems, steps, strict=True)
-        ]
+        rendered = render_many(problems, steps, self.fmt, self.tokenizer, self.max_length)
         self.truncated_steps += sum(r.truncated for r in rendered)
         prompts = [{"prompt_token_ids": r.input_ids} for r in rendered]
         outs = self._encode(prompts)

@@ -28,7 +28,7 @@ from typing import Any
 
 from prmkit.errors import PrmkitError
 from prmkit.records import Solution, first_error_of
-from prmkit.render import PRMFormat, _single_token_id, get_format, render
+from prmkit.render import PRMFormat, _single_token_id, get_format, render_many
 from prmkit.train.config import TrainConfig
 from prmkit.train.data import (
     PRMCollator,
@@ -266,9 +266,13 @@ def _make_trainer_class() -> type:
             was_training = model.training
             model.eval()
             tok = self.processing_class
-            rendered = [
-                render(r.problem, r.steps, self.prm_format, tok, self.eval_max_length) for r in records
-            ]
+            rendered = render_many(
+                [r.problem for r in records],
+                [r.steps for r in records],
+                self.prm_format,
+                tok,
+                self.eval_max_length,
+            )
             order = sorted(range(len(rendered)), key=lambda i: len(rendered[i]))
             out: list[list[float | None]] = [[] for _ in records]
             dev = next(model.parameters()).device
