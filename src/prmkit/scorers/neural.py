@@ -299,7 +299,7 @@ class NeuralScorer(Scorer):
 
     # ------------------------------------------------------------------ scoring
     def render_all(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[Rendered]:
-        """Render every solution with the shared :func:`prmkit.render.render`."""
+        """Render every solution with the shared :func:`prmkit.render.render_many` (one tokenizer call)."""
         return render_many(problems, steps, self.fmt, self.tokenizer, self.max_length)
 
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
