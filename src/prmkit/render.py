@@ -157,12 +157,6 @@ class Rendered:
         return len(self.input_ids)
 
 
-def _encode(tokenizer: Any, text: str) -> list[int]:
-    if not text:
-        return []
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
 def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of each text, encoded separately (no special tokens) in ONE tokenizer call.
 
@@ -174,7 +168,8 @@ def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     Example:
         >>> from prmkit.models.tiny import train_tokenizer
         >>> tok = train_tokenizer(["a b c"], vocab_size=280)
-        >>> encode_texts(tok, ["a b", "", "a b"]) == [_encode(tok, "a b"), [], _encode(tok, "a b")]
+        >>> ab = tok("a b", add_special_tokens=False)["input_ids"]
+        >>> encode_texts(tok, ["a b", "", "a b"]) == [ab, [], ab]
         True
     """
     uniq = list(dict.fromkeys(t for t in texts if t))
@@ -198,7 +193,7 @@ def _tag_ids(tokenizer: Any, tag: str) -> list[int]:
     unk = getattr(tokenizer, "unk_token_id", None)
     if isinstance(tid, int) and tid >= 0 and (unk is None or tid != unk):
         return [tid]
-    ids = _encode(tokenizer, tag)
+    ids = encode_texts(tokenizer, [tag])[0]
     if not ids:
         raise PrmkitError(f"step tag {tag!r} tokenizes to nothing", field="step_tag")
     return ids
@@ -356,6 +351,21 @@ def _assemble(segs: list[Segment], encoded: Any, max_length: int | None) -> Rend
     return Rendered(input_ids=ids, step_positions=positions, step_spans=spans, truncated=truncated)
 
 
+def _check_steps(i: int, steps: Sequence[str]) -> None:
+    """Solution ``i``'s steps must be a list of strings (a string or a number would otherwise be
+    read as pieces or token ids)."""
+    if isinstance(steps, str):
+        raise PrmkitError(
+            f"solution {i}: steps must be a list of strings (a string, not a list)", field="steps"
+        )
+    for j, x in enumerate(steps):
+        if not isinstance(x, str):
+            raise PrmkitError(
+                f"solution {i}: steps must be a list of strings (step {j} is {type(x).__name__})",
+                field="steps",
+            )
+
+
 def render_many(
     problems: Sequence[str],
     steps: Sequence[Sequence[str]],
@@ -377,14 +387,7 @@ def render_many(
     if len(problems) != len(steps):
         raise PrmkitError(f"{len(problems)} problems but {len(steps)} step lists")
     for i, ss in enumerate(steps):
-        bad = [j for j, x in enumerate(ss) if not isinstance(x, str)]
-        if isinstance(ss, str) or bad:
-            where = (
-                "a string, not a list"
-                if isinstance(ss, str)
-                else f"step {bad[0]} is {type(ss[bad[0]]).__name__}"
-            )
-            raise PrmkitError(f"solution {i}: steps must be a list of strings ({where})", field="steps")
+        _check_steps(i, ss)
     f = get_format(fmt) if isinstance(fmt, str) else fmt
     fixed = _fixed_ids(f, tokenizer)
     segs = [_segments(f, tokenizer, p, s, fixed) for p, s in zip(problems, steps, strict=True)]
