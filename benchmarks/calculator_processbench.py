@@ -1,4 +1,4 @@
-"""ProcessBench F1 of the calculator scorer (methods.md A1: pred = first step with score < 0.5).
+"""ProcessBench F1 of the calculator scorer (docs/methods.md#a1-processbench: pred = first step with score < 0.5).
 
 Run: ``.venv/bin/python benchmarks/calculator_processbench.py [--data ../shared/data] [--neutral 0.5]``
 Writes ``benchmarks/results/calculator_processbench.json``. Also scores the GSM8K perturbation
@@ -80,7 +80,7 @@ def _perturb(scorer: CalculatorScorer, data: str) -> dict:
         sols = perturb_gsm8k(Path(data) / "gsm8k" / "test.jsonl", seed=0, rate=0.5, keep_tags=keep)
         scores = scorer.score_batch([s.problem for s in sols], [s.steps for s in sols])
         preds = [first_below(s) for s in scores]
-        out["tags_kept" if keep else "tags_stripped"] = f1_metrics(preds, [s.meta["label"] for s in sols])
+        out["tags_kept" if keep else "tags_stripped"] = f1_metrics(preds, [s.first_error for s in sols])
     return out
 
 

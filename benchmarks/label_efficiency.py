@@ -4,7 +4,7 @@ Solutions come from ``make_bench`` (half of them with an error, ProcessBench-sty
 truth is ``check_steps``. Every labeller rolls out with the same noisy ``ArithPolicy`` that wrote
 the solutions. For each method we report:
 
-- first-error F1 (ProcessBench, methods.md A1: harmonic mean of the accuracy on erroneous and on
+- first-error F1 (ProcessBench, docs/methods.md#a1-processbench: harmonic mean of the accuracy on erroneous and on
   correct solutions; a prediction matches only on the exact first-error index);
 - step-label accuracy against the exact step labels (1 before the first error, 0 at it; steps
   after it are unknown in the truth and not scored), with coverage (fraction of scored steps the

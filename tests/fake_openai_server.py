@@ -29,6 +29,7 @@ class FakeServer:
     def __init__(self, handler: Callable[[str, dict[str, Any]], Reply]) -> None:
         self.handler = handler
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.headers: list[dict[str, str]] = []  # request headers, in the order of `requests`
         self._lock = threading.Lock()
         outer = self
 
@@ -42,6 +43,7 @@ class FakeServer:
                 path = self.path.split("?")[0]
                 with outer._lock:
                     outer.requests.append((path, body))
+                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 reply = outer.handler(path, body)
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -1,4 +1,4 @@
-"""Aggregation (methods.md B1, B2): hand-checkable examples and None handling."""
+"""Aggregation (docs/methods.md#b1-step-aggregation, docs/methods.md#b2-answer-rules): hand-checkable examples and None handling."""
 
 from __future__ import annotations
 
@@ -16,7 +16,17 @@ from prmkit.errors import PrmkitError
 
 
 @pytest.mark.parametrize(
-    "rule,expected", [("min", 0.6), ("prod", 0.432), ("last", 0.8), ("mean", 0.7667), ("geometric", 0.7560)]
+    "rule,expected",
+    [
+        ("min", 0.6),
+        ("prod", 0.432),
+        ("last", 0.8),
+        ("mean", 0.7667),
+        ("geometric", 0.7560),
+        ("max", 0.9),
+        ("first", 0.9),
+        ("sum", 2.3),
+    ],
 )
 def test_b1_step_aggregations(rule: str, expected: float) -> None:
     assert aggregate_steps([0.9, 0.6, 0.8], rule) == pytest.approx(expected, abs=1e-3)

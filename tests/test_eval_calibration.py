@@ -1,4 +1,4 @@
-"""Calibration (methods.md G): ECE, Brier, reliability, pinball loss, IAS, quantile calibrator."""
+"""Calibration (docs/methods.md#g-calibration): ECE, Brier, reliability, pinball loss, IAS, quantile calibrator."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from prmkit.cli import app
 from prmkit.errors import PrmkitError
 from prmkit.evaluate.calibration import (
     QuantileCalibrator,
+    auroc,
     brier,
     ece,
     evaluate_calibration,
@@ -34,6 +35,22 @@ def test_g1_pinball_examples() -> None:
 
 def test_g2_ias_examples() -> None:
     assert [n_ias(p, 0.99) for p in (0.3, 0.6, 0.9, 0.1, 0.05)] == [13, 6, 2, 44, 90]
+
+
+def test_auroc_hand_computed_and_against_pair_counting() -> None:
+    # positives [0.9, 0.8, 0.4] vs negatives [0.4, 0.1]: 6 pairs; 0.9 and 0.8 win both (4),
+    # 0.4 ties 0.4 (0.5) and beats 0.1 (1) -> 5.5 / 6
+    assert auroc([0.9, 0.8, 0.4], [0.4, 0.1]) == pytest.approx(5.5 / 6)
+    assert auroc([0.1, 0.2], [0.3]) == 0.0 and auroc([0.5], [0.5]) == 0.5
+    assert auroc([], [0.3]) is None and auroc([0.3], []) is None
+    with pytest.raises(PrmkitError, match="finite"):
+        auroc([float("nan")], [0.1])
+    # an independent O(n*m) count over all pairs, on data with many ties
+    rng = random.Random(3)
+    pos = [round(rng.random(), 1) for _ in range(40)]
+    neg = [round(rng.random() * 0.8, 1) for _ in range(25)]
+    pairs = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    assert auroc(pos, neg) == pytest.approx(pairs / (len(pos) * len(neg)), abs=1e-12)
 
 
 def test_ece_brier_reliability() -> None:

@@ -1,4 +1,4 @@
-"""PRMBench F1 / negative F1 / PRMScore (methods.md A2), data loading and the CLI."""
+"""PRMBench F1 / negative F1 / PRMScore (docs/methods.md#a2-prmbench), data loading and the CLI."""
 
 from __future__ import annotations
 
@@ -53,12 +53,84 @@ def test_per_category_and_multi_solution() -> None:
     res = pm.evaluate_prmbench(recs)
     assert res["categories"]["circular"]["prmscore"] == pytest.approx(0.5833, abs=1e-3)
     ms = res["categories"]["multi_solutions"]
-    assert ms["negative_f1"] is None and ms["prmscore"] is None and ms["f1"] == pytest.approx(2 / 3)
+    # no error steps: negative F1 undefined, PRMScore = F1 alone (official rule)
+    assert ms["negative_f1"] is None and ms["f1"] == pytest.approx(2 / 3) and ms["prmscore"] == ms["f1"]
     # overall: tp=3 fn=2 tn=1 fp=1 -> F1 = 2*0.75*0.6/1.35, F1_neg = 2*(1/3)*(1/2)/(5/6)
     o = res["overall"]
     assert o["f1"] == pytest.approx(2 * 0.75 * 0.6 / 1.35)
     assert o["negative_f1"] == pytest.approx(0.4)
-    assert res["weights"]["verified"] is False
+    assert o["prmscore"] == pytest.approx(0.5 * 2 * 0.75 * 0.6 / 1.35 + 0.5 * 0.4)
+    assert res["weights"]["verified"] is True and res["f1_only_classes"] == ["multi_solutions"]
+
+
+def test_multi_solutions_prmscore_is_f1_alone_hand_computed() -> None:
+    """Two multi-solution instances (every step correct), 7 steps, threshold 0.5 (strict):
+    predicted valid: 0.9 0.51 0.5 0.2 | 0.7 0.6 0.1 -> TP = 4, FN = 3, FP = TN = 0.
+    precision = 4/4 = 1, recall = 4/7, F1 = 2 * 1 * 4/7 / (1 + 4/7) = 8/11 = 0.72727...
+    PRMScore = F1 = 8/11 (0.5 * F1 + 0.5 * negative F1 would be undefined: no error steps)."""
+    recs = [
+        Solution(
+            id="m1",
+            problem="q",
+            steps=list("abcd"),
+            scores=[0.9, 0.51, 0.5, 0.2],
+            labels=[1, 1, 1, 1],
+            meta={"classification": "multi_solutions"},
+        ),
+        Solution(
+            id="m2",
+            problem="q",
+            steps=list("abc"),
+            scores=[0.7, 0.6, 0.1],
+            labels=[1, 1, 1],
+            meta={"classification": "multi_solutions"},
+        ),
+    ]
+    ms = pm.evaluate_prmbench(recs)["categories"]["multi_solutions"]
+    assert (ms["tp"], ms["fn"], ms["fp"], ms["tn"]) == (4, 3, 0, 0)
+    assert ms["prmscore"] == pytest.approx(8 / 11)
+    assert ms["negative_f1"] is None
+
+
+def test_redundancy_classes_read_redundancy_labels_when_given() -> None:
+    """redundency/circular read the model's redundancy labels (valid = not redundant) instead
+    of the scores, as the official evaluator; other classes ignore them."""
+    meta = {"redundancy_labels": [False, True, True, False]}
+    labels = [1, 1, 0, 0]  # steps 3 and 4 are the errors
+    scores = [0.9, 0.9, 0.9, 0.9]  # would all be valid by score
+    red = Solution(
+        id="r",
+        problem="q",
+        steps=list("abcd"),
+        scores=scores,
+        labels=labels,
+        meta={"classification": "redundency", **meta},
+    )
+    other = Solution(
+        id="o",
+        problem="q",
+        steps=list("abcd"),
+        scores=scores,
+        labels=labels,
+        meta={"classification": "confidence", **meta},
+    )
+    res = pm.evaluate_prmbench([red, other])
+    # valid = [T, F, F, T]: step1 correct&valid TP, step2 correct&invalid FN, step3 error&invalid TN,
+    # step4 error&valid FP
+    r = res["categories"]["redundency"]
+    assert (r["tp"], r["fn"], r["tn"], r["fp"]) == (1, 1, 1, 1)
+    c = res["categories"]["confidence"]
+    assert (c["tp"], c["fn"], c["tn"], c["fp"]) == (2, 0, 0, 2)
+    bad = Solution(
+        id="b",
+        problem="q",
+        steps=list("ab"),
+        scores=[0.9, 0.9],
+        labels=[1, 0],
+        meta={"classification": "circular", "redundancy_labels": [True]},
+    )
+    with pytest.raises(PrmkitError, match="redundancy_labels must be one bool per step"):
+        pm.evaluate_prmbench([bad])
 
 
 def test_bad_error_steps_are_located(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""ProcessBench metric, threshold tuning, score files and the CLI (methods.md A1)."""
+"""ProcessBench metric, threshold tuning, score files and the CLI (docs/methods.md#a1-processbench)."""
 
 from __future__ import annotations
 
@@ -124,11 +124,26 @@ def test_score_file_errors(tmp_path: Path) -> None:
         + "\n"
     )
     data = pb.read_scored(f)
-    assert list(data) == ["math"] and data["math"][0].meta["label"] == 1
+    rec = data["math"][0]
+    assert list(data) == ["math"] and rec.labels == [1.0, 0.0] and rec.first_error == 1
+    assert "label" not in rec.meta  # the first error lives in the labels only
+    # canonical records may give the first error as meta.label; with labels too, they must agree
+    f.write_text(json.dumps({"id": "gsm8k-0", "problem": "p", "steps": ["a", "b"], "scores": [0.9, 0.1],
+                             "meta": {"label": 1}}) + "\n")  # fmt: skip
+    rec = pb.read_scored(f)["gsm8k"][0]
+    assert rec.labels == [1.0, 0.0] and "label" not in rec.meta
+    f.write_text(json.dumps({"id": "gsm8k-0", "problem": "p", "steps": ["a", "b"], "scores": [0.9, 0.1],
+                             "labels": [1, 1], "meta": {"label": 1}}) + "\n")  # fmt: skip
+    with pytest.raises(PrmkitError, match=r"bad.jsonl:1: field 'meta.label': 1 disagrees .* \(-1\)"):
+        pb.read_scored(f)
+    f.write_text(json.dumps({"id": "gsm8k-0", "problem": "p", "steps": ["a", "b"], "scores": [0.9, 0.1],
+                             "meta": {"label": "1"}}) + "\n")  # fmt: skip
+    with pytest.raises(PrmkitError, match=r"field 'meta.label': must be an integer"):
+        pb.read_scored(f)
 
 
 def test_tuning_subset_missing_is_reported() -> None:
-    recs = [Solution(id="math-0", problem="p", steps=["a"], scores=[0.9], meta={"label": -1})]
+    recs = [Solution(id="math-0", problem="p", steps=["a"], scores=[0.9], labels=[1.0])]
     res = pb.evaluate_processbench({"math": recs})
     assert "not in the data" in res["policies"]["tuned"]["error"]
     assert "not in the data" in pb.processbench_markdown(res)
@@ -138,9 +153,10 @@ def test_load_shared_processbench(shared_data: Path) -> None:
     data = pb.load_processbench(shared_data / "processbench", subsets=["gsm8k"])
     recs = data["gsm8k"]
     assert len(recs) == 400
-    assert sum(r.meta["label"] != -1 for r in recs) == 207
-    r = next(r for r in recs if r.meta["label"] > 0)
-    assert r.first_error == r.meta["label"]
+    raw = json.loads((shared_data / "processbench" / "gsm8k.json").read_text(encoding="utf-8"))
+    assert sum(d["label"] != -1 for d in raw) == 207
+    assert [r.first_error for r in recs] == [d["label"] for d in raw]
+    assert all(r.correct == d["final_answer_correct"] for r, d in zip(recs, raw, strict=True))
 
 
 def test_hub_offline_gives_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

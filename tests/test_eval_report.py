@@ -27,6 +27,13 @@ EXPECTED_PLOTS = {
 }
 
 
+def _labels(first_error: int, n: int) -> list[float | None]:
+    """Step labels whose first error is ``first_error`` (-1: none)."""
+    if first_error < 0:
+        return [1.0] * n
+    return [1.0] * first_error + [0.0] + [None] * (n - first_error - 1)
+
+
 def _sections() -> list[Section]:
     pool = [
         PoolProblem(
@@ -37,7 +44,7 @@ def _sections() -> list[Section]:
         for i in range(3)
     ]
     recs = [
-        Solution(id=f"gsm8k-{i}", problem="p", steps=["a", "b"], scores=s, labels=None, meta={"label": y})
+        Solution(id=f"gsm8k-{i}", problem="p", steps=["a", "b"], scores=s, labels=_labels(y, 2))
         for i, (s, y) in enumerate([([0.9, 0.3], 1), ([0.8, 0.6], -1), ([0.2, 0.9], 0), ([0.7, 0.4], -1)])
     ]
     pb = evaluate_processbench({"gsm8k": recs}, n_grid=101)
@@ -68,9 +75,23 @@ def test_report_is_self_contained(sections: list[Section], tmp_path: Path) -> No
 
 
 def test_markdown_subset() -> None:
-    h = markdown_to_html("# T\n\ntext **b**\n\n| a | b |\n|---|---|\n| 1 | 2 |\n- x\n- y")
+    h = markdown_to_html("# T\n\ntext **b**\n\n| a | b |\n|---|---|\n| 1 | 2 |\n- x\n- y").replace("\n", "")
     assert h.startswith("<h2>T</h2><p>text <strong>b</strong></p><table>")
+    assert "<tbody><tr><td>1</td><td>2</td></tr></tbody>" in h
     assert h.endswith("<ul><li>x</li><li>y</li></ul>")
+
+
+def test_text_is_escaped_and_data_is_folded() -> None:
+    page = build_report(
+        [Section("<b>s</b>", markdown="a <script>x()</script> b", data={"k": "<v>"})],
+        title="<i>t</i>",
+        meta={"seed": "<0>"},
+    )
+    assert "<i>t</i>" not in page and "&lt;i&gt;t&lt;/i&gt;" in page
+    assert "<h2>&lt;b&gt;s&lt;/b&gt;</h2>" in page
+    assert "<script>x()" not in page and "&lt;script&gt;x()" in page  # raw HTML in Markdown is text
+    assert "<details><summary>data</summary><pre>{\n &#34;k&#34;: &#34;&lt;v&gt;&#34;\n}</pre>" in page
+    assert "&#34;seed&#34;: &#34;&lt;0&gt;&#34;" in page
 
 
 def _chromium() -> str | None:

@@ -1,4 +1,4 @@
-"""Labellers on hand-checkable examples (methods.md C1-C4) with small fake policies and scorers."""
+"""Labellers on hand-checkable examples (docs/methods.md#c-step-labels) with small fake policies and scorers."""
 
 from __future__ import annotations
 

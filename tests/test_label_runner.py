@@ -17,7 +17,7 @@ from prmkit.errors import PrmkitError
 from prmkit.label import LabelConfig, LabelContext, make_labeller, read_labelled, run_labelling
 from prmkit.label.judge import ConsensusLabeller, JudgeLabeller
 from prmkit.label.runner import problem_from_solution
-from prmkit.records import first_error_of, write_problems, write_records
+from prmkit.records import first_error_of, read_records, write_problems, write_records
 from prmkit.scorers.base import Scorer
 from prmkit.worlds.arith import generate_problems, make_bench
 from prmkit.worlds.arith_policy import ArithPolicy
@@ -53,11 +53,13 @@ def test_run_matches_direct_labelling_and_batching_does_not_matter(sols, tmp_pat
     # same as calling the labeller directly
     lab = make_labeller("mc", n=4)
     ctx = LabelContext(policy=ArithPolicy(), seed=2)
+    inputs = {s.id: s for s in read_records(sols)}
     for r in recs[:4]:
         direct = lab.label(r, problem_from_solution(r), ctx)
         assert direct.labels == r.labels
         assert r.meta["labelling"]["cost"]["rollouts"] == direct.rollouts
-        assert r.meta["input_labels"] is not None and r.meta["label"] in range(-1, 20)  # input meta kept
+        inp = inputs[r.id]  # input meta and labels kept
+        assert r.meta["input_labels"] == inp.labels and {k: r.meta[k] for k in inp.meta} == inp.meta
     assert s1["rollouts"] == sum(r.meta["labelling"]["cost"]["rollouts"] for r in recs) > 0
     assert s1["kept"] == 14 and s1["dropped"] == 0 and s1["batches_done"] == 5
     man = json.loads((tmp_path / "a" / "manifest.json").read_text())

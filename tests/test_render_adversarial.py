@@ -42,6 +42,9 @@ def test_one_position_per_step_adversarial(tok, name):
     if fmt.layout == "chat-turns":
         good = _single_token_id(tok, fmt.good_token, "good")
         assert [r.input_ids[p + 1] for p in pos] == [good] * len(pos)
+    elif fmt.tokenize == "whole":  # one tokenizer call on the reference string
+        special = fmt.add_bos is None
+        assert r.text is not None and r.input_ids == tok(r.text, add_special_tokens=special)["input_ids"]
     else:
         tag = _tag_ids(tok, fmt.step_tag)
         for p in pos:
@@ -53,9 +56,10 @@ def test_one_position_per_step_adversarial(tok, name):
         prev = p
 
 
-@pytest.mark.parametrize("name", PRM_FORMATS.names())
+@pytest.mark.parametrize("name", [n for n in PRM_FORMATS.names() if get_format(n).tokenize != "whole"])
 def test_steps_tokenized_independently_of_neighbours(tok, name):
-    """A step's tokens do not depend on its neighbours (no merging across the tag)."""
+    """A step's tokens do not depend on its neighbours (no merging across the tag) in the
+    pieces/steps formats (whole-string formats tokenize as their references do instead)."""
     a = render(PROBLEM, ["3 + 4 = 7", "ки ки"], name, tok)
     b = render(PROBLEM, ["3 + 4 = 7", "The answer is 7"], name, tok)
     s0a, s0b = a.step_spans[0], b.step_spans[0]

@@ -28,6 +28,9 @@ STEPS = [
     [],
 ]
 PROBLEMS = ["What is 3 + 4?", "Tom has 3 apples ки\n\nHow many?", "", "No steps at all."]
+#: formats rendered piece by piece (``whole`` formats are checked against their references in
+#: tests/test_fidelity.py)
+PIECEWISE = [n for n in PRM_FORMATS.names() if get_format(n).tokenize != "whole"]
 
 
 def piecewise_render(problem, steps, fmt, tok, max_length=None):
@@ -39,7 +42,18 @@ def piecewise_render(problem, steps, fmt, tok, max_length=None):
 
     f = get_format(fmt)
     ids, positions, spans = [], [], []
-    if f.layout == "plain":
+    if f.tokenize == "steps":  # prompt whole, tag = tokenizer.encode(tag) (TRL, Skywork)
+        if _wants_bos(f, tok):
+            ids.append(tok.bos_token_id)
+        ids += enc(problem + f.prompt_suffix)
+        tag = enc(f.step_tag)
+        for step in steps:
+            start = len(ids)
+            ids += enc(step)
+            spans.append((start, len(ids)))
+            ids += tag
+            positions.append(len(ids) - 1)
+    elif f.layout == "plain":
         if _wants_bos(f, tok):
             ids.append(tok.bos_token_id)
         ids += enc(problem) + enc(f.prompt_suffix)
@@ -100,7 +114,7 @@ def smol_tok():
 
 
 @pytest.mark.parametrize("which", ["tiny_tok", "smol_tok"])
-@pytest.mark.parametrize("name", PRM_FORMATS.names())
+@pytest.mark.parametrize("name", PIECEWISE)
 @pytest.mark.parametrize("max_length", [None, 40])
 def test_render_many_equals_piecewise(request, which, name, max_length):
     tok = request.getfixturevalue(which)

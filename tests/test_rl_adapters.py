@@ -248,6 +248,20 @@ def test_example_reward_files_load_by_path_as_engines_do(monkeypatch):
 
     root = Path(__file__).resolve().parent.parent / "examples" / "rl"
     monkeypatch.setenv("PRMKIT_REWARD_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PRMKIT_STEPS_PRESET", "\n")
+    monkeypatch.setenv("PRMKIT_PROCESS_WEIGHT", "0.5")
+    monkeypatch.setenv("PRMKIT_OUTCOME_WEIGHT", "1.0")
+
+    class _FakeClient:  # stands in for the reward server the file points at
+        urls: list[str] = []
+
+        def __init__(self, base_url, *a, **k):
+            _FakeClient.urls.append(base_url)
+
+        def step_scores(self, problems, steps):
+            return [[0.2 if "wrong" in s else 0.6 for s in ss] for ss in steps]
+
+    monkeypatch.setattr("prmkit.serve.Client", _FakeClient)
     mods = {}
     for name in ("verl_reward.py", "openrlhf_reward_func.py"):
         spec = importlib.util.spec_from_file_location(name[:-3], root / name)
@@ -255,4 +269,10 @@ def test_example_reward_files_load_by_path_as_engines_do(monkeypatch):
         spec.loader.exec_module(mod)
         mods[name] = mod
     assert mods["verl_reward.py"].compute_score is verl_ad.compute_score
-    assert callable(mods["openrlhf_reward_func.py"].reward_func)
+    # the OpenRLHF file scores through the server it names, with the weights from the environment
+    prompt = "Q: 2+2?\n"
+    good, bad = "2+2=4\nThe answer is 4.", "2+2=5 wrong\nThe answer is 5."
+    out = mods["openrlhf_reward_func.py"].reward_func([prompt + good, prompt + bad], [prompt] * 2, ["4", "4"])
+    assert _FakeClient.urls == ["http://127.0.0.1:9"]
+    # by hand: 0.5 * min(step scores) + 1.0 * (answer == label)
+    assert out["rewards"].tolist() == pytest.approx([0.5 * 0.6 + 1.0, 0.5 * 0.2 + 0.0])

@@ -1,4 +1,4 @@
-"""prmkit.rl.credit against the hand-computed examples of methods.md F1-F3 and D3."""
+"""prmkit.rl.credit against the hand-computed examples of docs/methods.md#f-rl-credit-assignment and D3."""
 
 import numpy as np
 import pytest
@@ -77,15 +77,27 @@ def test_steps_to_tokens_and_token_returns():
 def test_f2_prime_outcome_and_dense_parts():
     o = [1, 0, 0, 1]
     np.testing.assert_allclose(C.rloo_baseline(o, 4), [1 / 3, 2 / 3, 2 / 3, 1 / 3])
-    # outcome-only: zero dense rewards -> the outcome advantages of methods.md
-    adv = C.prime_advantages(np.zeros((4, 2)), np.ones((4, 2)), o, 4)
-    np.testing.assert_allclose(adv[:, 0], [0.667, -0.667, -0.667, 0.667], atol=TOL)
-    # dense-only: response means [0.2, -0.1, 0.0, 0.3]; response 1 returns [0.2667, 0.2333]
+    plain = dict(batch_norm=False, whiten=False)
+    # outcome-only: zero dense rewards -> the outcome advantages of docs/methods.md#f2-prime (both RLOO forms)
+    for form in ("prime", "others"):
+        adv = C.prime_advantages(np.zeros((4, 2)), np.ones((4, 2)), o, 4, rloo=form, **plain)
+        np.testing.assert_allclose(adv[:, 0], [0.667, -0.667, -0.667, 0.667], atol=TOL)
+    # dense-only: response means [0.2, -0.1, 0.0, 0.3]; "others" form: response 1 returns [0.2667, 0.2333]
     tr = [[0.1, 0.3], [-0.1, -0.1], [0.0, 0.0], [0.3, 0.3]]
-    dense = C.prime_advantages(tr, np.ones((4, 2)), [0, 0, 0, 0], 4)
+    dense = C.prime_advantages(tr, np.ones((4, 2)), [0, 0, 0, 0], 4, rloo="others", **plain)
     np.testing.assert_allclose(dense[0], [0.2667, 0.2333], atol=TOL)
-    full = C.prime_advantages(tr, np.ones((4, 2)), o, 4, rm_coef=5.0)
+    # PRIME's form: r * 4/3 - (0.2 - 0.1 + 0 + 0.3) / 3 -> tokens [0, 0.2667] -> returns [0.2667, 0.2667]
+    pf = C.prime_advantages(tr, np.ones((4, 2)), [0, 0, 0, 0], 4, **plain)
+    np.testing.assert_allclose(pf[0], [0.8 / 3, 0.8 / 3], atol=1e-9)
+    full = C.prime_advantages(tr, np.ones((4, 2)), o, 4, rm_coef=5.0, rloo="others", **plain)
     np.testing.assert_allclose(full[0], 5 * np.array([0.2667, 0.2333]) + 0.6667, atol=5e-3)
+    # batch norm: the largest |reverse cumulative sum| in the batch is 0.6 (response 4, token 1)
+    bn = C.prime_advantages(tr, np.ones((4, 2)), [0, 0, 0, 0], 4, whiten=False)
+    np.testing.assert_allclose(bn[0], [0.8 / 3 / (0.6 + 1e-6)] * 2, atol=1e-9)
+    # whitening: mean 0 and unit (Bessel) variance over the response tokens
+    w = C.prime_advantages(tr, [[1, 1], [1, 1], [1, 0], [1, 1]], o, 4)
+    vals = w[np.array([[1, 1], [1, 1], [1, 0], [1, 1]], dtype=bool)]
+    assert abs(vals.mean()) < 1e-9 and abs(vals.std(ddof=1) - 1) < 1e-6 and w[2, 1] == 0
 
 
 def test_d3_implicit_rewards():
@@ -129,18 +141,26 @@ def test_pure_advantages_token_baseline_by_hand():
     r = [[1.0, -1.0], [1.0]]
     ends = [[1, 3], [2]]
     mask = [[1, 1, 1, 1], [1, 1, 1, 0]]
-    a = C.pure_advantages(r, ends, mask, 2, credit="sum", baseline="token")
-    # response 0: other total reward 1 over 3 tokens -> 1/3 per token; steps of 2 and 2 tokens
-    # step rewards 1 - 2/3 = 1/3 and -1 - 2/3 = -5/3; reverse cumsum over tokens
-    np.testing.assert_allclose(a[0], [1 / 3 - 5 / 3] * 2 + [-5 / 3] * 2, atol=1e-9)
+    raw = dict(mask_step_ends=False, whiten=False)
+    a = C.pure_advantages(r, ends, mask, 2, credit="sum", baseline="token", **raw)
+    # response 0: other total reward 1 over 3 tokens -> 1/3 per token; each step has 1 token
+    # besides its end token (PURE counts without it): 1 - 1/3 = 2/3 and -1 - 1/3 = -4/3
+    np.testing.assert_allclose(a[0], [2 / 3 - 4 / 3] * 2 + [-4 / 3] * 2, atol=1e-9)
     # response 1: other total 0 over 4 tokens -> no baseline
     np.testing.assert_allclose(a[1], [1.0, 1.0, 1.0, 0.0])
-    st = C.pure_advantages(r, ends, mask, 2, credit="sum", baseline="step")
+    # PURE defaults: step-end tokens (1, 3 and 2) get 0, then the batch is whitened over the
+    # 4 non-zero tokens: values -2/3, -4/3, 1, 1 -> mean 0, var (4/9 + 16/9 + 1 + 1) / 4
+    d = C.pure_advantages(r, ends, mask, 2, credit="sum", baseline="token")
+    sd = np.sqrt((4 / 9 + 16 / 9 + 2) / 4)
+    np.testing.assert_allclose(d, [[-2 / 3 / sd, 0, -4 / 3 / sd, 0], [1 / sd, 1 / sd, 0, 0]], atol=1e-9)
+    st = C.pure_advantages(r, ends, mask, 2, credit="sum", baseline="step", **raw)
     np.testing.assert_allclose(st[1][:3], 1.0 - 0.0)  # other response's mean step reward is 0
-    ex = C.pure_advantages(r, ends, mask, 2, credit="exact-min", outcome=[0.0, 1.0])
+    ex = C.pure_advantages(r, ends, mask, 2, credit="exact-min", outcome=[0.0, 1.0], **raw)
     # exact min returns: row0 [-1, -1], row1 [1]; LOO baselines -> row0 -1-1=-2, row1 1-(-1)=2; outcome +-1
     np.testing.assert_allclose(ex, [[-3, -3, -3, -3], [3, 3, 3, 0]])
-    soft = C.pure_advantages(r, ends, mask, 2, credit="soft-min", baseline="none")
+    exm = C.pure_advantages(r, ends, mask, 2, credit="exact-min", outcome=[0.0, 1.0], whiten=False)
+    np.testing.assert_allclose(exm, [[-3, 0, -3, 0], [3, 3, 0, 0]])
+    soft = C.pure_advantages(r, ends, mask, 2, credit="soft-min", baseline="none", **raw)
     assert soft[0, 0] < -0.99 and abs(soft[0, 0] - soft[0, 3]) < 1e-3  # the bad step dominates
     with pytest.raises(PrmkitError, match="credit"):
         C.pure_advantages(r, ends, mask, 2, credit="max")

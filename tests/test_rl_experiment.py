@@ -1,12 +1,17 @@
-"""The embedded-default RL experiment in --tiny mode (real SFT + RL plumbing, < 60 s)."""
+"""The embedded-default RL experiment (benchmarks/rl_credit_experiment.py) in --tiny mode
+(real SFT + RL plumbing, < 60 s)."""
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from prmkit.errors import PrmkitError
-from prmkit.rl.experiment import ExperimentConfig, compact_steps, judge, run_experiment
 from prmkit.worlds.arith import generate_problems, reference_solution
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from rl_credit_experiment import ExperimentConfig, compact_steps, judge, run_experiment  # noqa: E402
 
 
 def test_judge_flags_miracles_and_wrong_steps():

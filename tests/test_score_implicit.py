@@ -1,4 +1,4 @@
-"""Implicit PRM (methods.md D3): hand-checkable example and parity with plain forwards."""
+"""Implicit PRM (docs/methods.md#d3-implicit-prm): hand-checkable example and parity with plain forwards."""
 
 from __future__ import annotations
 

@@ -62,9 +62,22 @@ def _assert_close(a, b, atol=ATOL):
             assert (u is None and v is None) or abs(u - v) <= atol, (x, y)
 
 
-def test_families_registered():
-    for name in ("token-classification", "value-head", "qwen-prm", "lm-token-pair", "chat-turn"):
-        assert name in SCORERS
+def test_every_prm_format_has_a_scorer_reading_its_head():
+    """Each registered PRM format is a scorer family of the same name, rendering with that
+    format by default and reading the head the format names."""
+    from prmkit.render import PRM_FORMATS, get_format
+    from prmkit.scorers.implicit import ImplicitPRMScorer
+
+    reads = {
+        "classification": (TokenClassificationScorer, QwenPRMScorer),
+        "value": (ValueHeadScorer,),
+        "token-pair": (TokenPairScorer,),
+        "log-ratio": (ImplicitPRMScorer,),
+    }
+    for name in PRM_FORMATS.names():
+        cls = SCORERS.get(name)
+        assert cls.format_name == name
+        assert issubclass(cls, reads[get_format(name).head]), name
 
 
 def test_token_classification_parity(tok, models):
@@ -103,7 +116,7 @@ def test_lm_token_pair_parity_configurable_tokens(tok, models):
             lg = _plain_logits(m, r.input_ids)[:, [good, bad]].softmax(-1)[:, 0]
             ref.append([float(lg[i]) for i in r.step_positions])
         _assert_close(s.score_batch(PROBLEMS, STEPS), ref)
-    assert TokenPairScorer(m, tok).fmt.step_tag == "ки"
+    assert TokenPairScorer(m, tok).fmt.step_tag == " ки"  # Math-Shepherd: step + " ки"
 
 
 def test_chat_turn_one_pass_equals_turn_by_turn(tok, models):
@@ -206,6 +219,23 @@ def test_load_from_prmkit_json_with_format_fields(tok, models, tmp_path):
     assert load_scorer(None, str(tmp_path), step_tag="\n").fmt.step_tag == "\n"
 
 
+def test_prmkit_json_written_before_tokenize_existed_keeps_pieces(tok, models, tmp_path):
+    """A checkpoint whose prmkit.json records a prm_format without ``tokenize`` was trained on
+    the separate-pieces layout (the only one then): it is scored with that layout."""
+    from prmkit.render import render
+
+    m = models["causal-lm"]
+    m.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    old = {"name": "lm-token-pair", "head": "token-pair", "layout": "plain", "step_tag": "ки"}
+    old |= {"prompt_suffix": " ", "step_suffix": "\n"}
+    (tmp_path / "prmkit.json").write_text(json.dumps({"format": "lm-token-pair", "prm_format": old}))
+    s = load_scorer(None, str(tmp_path), device="cpu")
+    assert s.fmt.tokenize == "pieces" and s.fmt.step_tag == "ки"
+    pieces = render(PROBLEMS[0], STEPS[0], "lm-token-pair-pieces", tok)
+    assert s.render_all(PROBLEMS[:1], STEPS[:1])[0].input_ids == pieces.input_ids
+
+
 def test_bf16_option_runs(tok, models):
     s = TokenClassificationScorer(
         build_tiny_model("token-classification", tok, hidden_size=32, num_layers=1),
@@ -227,5 +257,12 @@ def test_unknown_option_is_an_error(tok, models):
         TokenClassificationScorer(models["token-classification"], tok, step_tagg="x")
 
 
-def test_qwen_prm_model_importable_by_name():
-    assert QwenPRMModel.__name__ == "QwenPRMModel"
+def test_qwen_prm_checkpoint_loads_without_missing_or_unexpected_keys(tok, models, tmp_path):
+    """A checkpoint with the released Qwen2.5-Math-PRM module names loads into QwenPRMModel with
+    every weight used and nothing left random (score head included)."""
+    m = models["qwen-prm"]
+    m.save_pretrained(tmp_path)
+    loaded, info = QwenPRMModel.from_pretrained(str(tmp_path), output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    for k, v in m.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k

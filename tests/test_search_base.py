@@ -159,7 +159,9 @@ def test_cli_search_arith(tmp_path):
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == 4 and all(x["method"] == "beam" for x in lines)
-    assert json.loads(res.stdout[res.stdout.index("{") :])["accuracy"] is not None
+    # the printed accuracy is the share of problems whose written result is correct
+    printed = json.loads(res.stdout[res.stdout.index("{") :])["accuracy"]
+    assert printed == pytest.approx(sum(bool(x["meta"]["correct"]) for x in lines) / len(lines))
     assert (tmp_path / "c.jsonl").exists() and "svg" in (tmp_path / "rep.html").read_text()
     # resume: nothing new to do, nothing duplicated
     res2 = CliRunner().invoke(app, [*args, "--resume"])
@@ -167,3 +169,12 @@ def test_cli_search_arith(tmp_path):
     assert len(out.read_text().splitlines()) == 4
     bad = CliRunner().invoke(app, ["search", "--in", str(probs), "--out", str(out), "--method", "beam"])
     assert bad.exit_code != 0
+
+
+def test_method_fields_name_every_registered_method_and_config_validates_names():
+    from prmkit.search import METHOD_FIELDS
+
+    # the config (below the registry) validates method names against METHOD_FIELDS
+    assert sorted(METHOD_FIELDS) == SEARCHES.names()
+    with pytest.raises(PrmkitError, match="unknown search method 'magic'; known: beam, best-of-n, dvts"):
+        SearchConfig(method="magic").validate()

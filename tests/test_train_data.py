@@ -101,7 +101,8 @@ def test_er_prm_transform_d4_examples():
 
 
 def test_outcome_labels():
-    assert outcome_of(Solution(id="x", problem="p", steps=["a"], meta={"final_answer_correct": False})) == 0.0
+    # meta.correct wins over labels that would say 1.0
+    assert outcome_of(Solution(id="x", problem="p", steps=["a"], labels=[1], meta={"correct": False})) == 0.0
     assert outcome_of(Solution(id="x", problem="p", steps=["a", "b"], labels=[1, 1])) == 1.0
     assert outcome_of(Solution(id="x", problem="p", steps=["a", "b"], labels=[1, 0])) == 0.0
     with pytest.raises(PrmkitError):

@@ -1,4 +1,4 @@
-"""Losses against the hand-checkable examples of methods.md D1-D4."""
+"""Losses against the hand-checkable examples of docs/methods.md#d-training-losses."""
 
 from __future__ import annotations
 

@@ -156,18 +156,19 @@ def test_parser_numbers_and_operators():
 
 def test_make_bench_half_wrong_with_exact_labels():
     recs = make_bench(200, seed=4)
-    wrong = [r for r in recs if r.meta["label"] >= 0]
+    wrong = [r for r in recs if r.first_error >= 0]
     assert len(wrong) == 100
     for r in recs:
         r.validate()
         chk = check_steps(r, r.steps)
-        assert chk.first_error == r.meta["label"] == r.first_error
-        assert r.meta["final_answer_correct"] == (r.answer == r.reference_answer)
-        if r.meta["label"] >= 0:
-            assert r.labels[r.meta["label"]] == 0.0
-            assert all(v is None for v in r.labels[r.meta["label"] + 1 :])
+        assert chk.first_error == r.first_error
+        assert "label" not in r.meta and "final_answer_correct" not in r.meta  # one name per fact
+        assert r.meta["correct"] == (r.answer == r.reference_answer)
+        if r.first_error >= 0:
+            assert r.labels[r.first_error] == 0.0
+            assert all(v is None for v in r.labels[r.first_error + 1 :])
     # some wrong processes still reach the right answer (ProcessBench has such cases too)
-    assert any(r.meta["label"] >= 0 and r.meta["final_answer_correct"] for r in make_bench(400, seed=1))
+    assert any(r.first_error >= 0 and r.meta["correct"] for r in make_bench(400, seed=1))
     assert make_bench(20, seed=4) == make_bench(20, seed=4)
 
 

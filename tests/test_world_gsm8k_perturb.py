@@ -17,11 +17,11 @@ def test_perturb_record_carries_error_forward():
     assert rec.steps[0] == f"He has 3*4={wrong} apples."
     assert rec.steps[1] == f"He has {wrong}-2={wrong - 2} left."
     assert rec.steps[2] == f"The answer is {wrong - 2}."
-    assert rec.meta["label"] == 0 and rec.labels == [0.0, None, None]
-    assert not rec.meta["final_answer_correct"]
+    assert rec.first_error == 0 and rec.labels == [0.0, None, None]
+    assert not rec.meta["correct"]
     same = perturb_record("q", "He has 3*4=<<3*4=12>>12 apples.\n#### 12", force=False, keep_tags=True)
     assert same.steps == ["He has 3*4=<<3*4=12>>12 apples.", "The answer is 12."]
-    assert same.meta["label"] == -1 and same.labels == [1.0, 1.0]
+    assert same.first_error == -1 and same.labels == [1.0, 1.0]
     with pytest.raises(PrmkitError, match="####"):
         perturb_record("q", "no final line")
 
@@ -30,7 +30,7 @@ def test_gsm8k_perturb_half_wrong_with_true_first_error(shared_data):
     path = shared_data / "gsm8k" / "test.jsonl"
     recs = perturb_gsm8k(path, seed=0)
     assert len(recs) == 1319
-    wrong = [r for r in recs if r.meta["label"] >= 0]
+    wrong = [r for r in recs if r.first_error >= 0]
     assert 0.45 < len(wrong) / len(recs) < 0.55
     for r in recs:
         r.validate()
@@ -38,7 +38,7 @@ def test_gsm8k_perturb_half_wrong_with_true_first_error(shared_data):
         assert not any("<<" in s or "####" in s for s in r.steps)
     n_visible_false = 0
     for r in wrong:
-        k = r.meta["label"]
+        k = r.first_error
         tags = r.meta["calc_tags"]
         assert not all(tag_is_true(t) for t in tags[k]), (r.id, tags[k])
         for earlier in tags[:k]:
@@ -51,7 +51,7 @@ def test_gsm8k_perturb_half_wrong_with_true_first_error(shared_data):
         n_visible_false += any(not e.true for e in eqs)
     assert n_visible_false > 0.9 * len(wrong)  # others state no full equation in the text
     # the error reaches the final answer in most perturbed solutions
-    assert sum(not r.meta["final_answer_correct"] for r in wrong) > 0.8 * len(wrong)
-    assert all(r.meta["final_answer_correct"] for r in recs if r.meta["label"] < 0)
+    assert sum(not r.meta["correct"] for r in wrong) > 0.8 * len(wrong)
+    assert all(r.meta["correct"] for r in recs if r.first_error < 0)
     assert perturb_gsm8k(path, seed=0, limit=30) == recs[:30]
     assert perturb_gsm8k(path, seed=1, limit=30) != recs[:30]

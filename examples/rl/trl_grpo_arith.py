@@ -12,16 +12,21 @@ The policy is a tiny causal LM, briefly fine-tuned on reference and noisy soluti
 """
 
 import argparse
+import sys
 import tempfile
+from pathlib import Path
 
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
 from prmkit.models.tiny import build_tiny_model, train_tokenizer
 from prmkit.rl.adapters.trl import make_outcome_reward_func, make_process_reward_func
-from prmkit.rl.experiment import ExperimentConfig, compact_steps, prompt_text, sft, sft_texts
 from prmkit.scorers.oracle import ArithOracleScorer
 from prmkit.worlds.arith import generate_problems, reference_solution
+
+# the experiment's SFT helpers live with the benchmark script, not in the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from rl_credit_experiment import ExperimentConfig, compact_steps, prompt_text, sft, sft_texts  # noqa: E402
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 Two registries, selected by name (CLI flags, recipes, search):
 
-- :data:`STEP_AGGREGATIONS` (methods.md B1): ``min``, ``prod``, ``last``, ``mean``,
+- :data:`STEP_AGGREGATIONS` (docs/methods.md#b1-step-aggregation): ``min``, ``prod``, ``last``, ``mean``,
   ``geometric``, ``max``, ``first``, ``sum``.
-- :data:`ANSWER_RULES` (methods.md B2): ``best_of_n``, ``majority``, ``weighted_vote``,
+- :data:`ANSWER_RULES` (docs/methods.md#b2-answer-rules): ``best_of_n``, ``majority``, ``weighted_vote``,
   ``hmrv``, ``wrfv``. HMRV and WRFV are **unverified reconstructions** of UnPRM (arXiv 2508.01773):
   the paper's code has no aggregation code, the parametric forms and the defaults
   (``tau=0.5``, ``w=0.5``) follow the abstract's description only.
@@ -40,7 +40,7 @@ StepAggregation = Callable[[Sequence[float]], float]
 #: step scores -> solution score (each function gets a non-empty list of floats)
 STEP_AGGREGATIONS: Registry[StepAggregation] = Registry("step aggregation")
 
-#: clip before log in the geometric mean (methods.md B1)
+#: clip before log in the geometric mean (docs/methods.md#b1-step-aggregation)
 GEOMETRIC_EPS = 1e-12
 
 
@@ -291,7 +291,7 @@ def choose_answer(
 ) -> Any:
     """The answer chosen among N scored solutions by the named rule (``None`` if none answered).
 
-    Example (methods.md B2):
+    Example (docs/methods.md#b2-answer-rules):
         >>> a, r = ["A", "A", "A", "B"], [0.3, 0.4, 0.5, 0.9]
         >>> [choose_answer(a, r, x) for x in ("majority", "best_of_n", "weighted_vote", "wrfv")]
         ['A', 'B', 'A', 'A']

@@ -2,7 +2,12 @@
 
 Each command has one dataclass. Values come from (lowest to highest priority): the dataclass
 defaults, a YAML recipe (``--config recipe.yaml``), then explicit CLI flags (``None`` = not given).
-Help text lives in field metadata (``field(metadata={"help": ...})``).
+Help text lives in field metadata (``field(metadata={"help": ...})``); the CLI derives its flags
+from the fields (:mod:`prmkit.cli.parser`).
+
+Validation has one convention: the dataclass's ``__post_init__`` raises :class:`PrmkitError` with
+``field=`` (the CLI turns it into exit code 2 naming the flag). :func:`check_min`,
+:func:`check_positive`, :func:`check_range` and :func:`check_choice` are the common checks.
 
 Example:
     >>> from dataclasses import dataclass
@@ -19,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,3 +82,67 @@ def build_config(cls: type[C], config_path: str | os.PathLike | None, flags: dic
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """A JSON-safe dict of a config dataclass (for run records)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def check_min(cfg: Any, minimum: float, *names: str) -> None:
+    """Each field in ``names`` is ``None`` or ``>= minimum``; else :class:`PrmkitError` naming it.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_min(SimpleNamespace(n=0, limit=None), 1, "limit", "n")
+        Traceback (most recent call last):
+        ...
+        prmkit.errors.PrmkitError: field 'n': must be >= 1, got 0
+    """
+    for name in names:
+        v = getattr(cfg, name)
+        if v is not None and v < minimum:
+            raise PrmkitError(f"must be >= {minimum}, got {v}", field=name)
+
+
+def check_positive(cfg: Any, *names: str) -> None:
+    """Each field in ``names`` is ``None`` or ``> 0``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_positive(SimpleNamespace(lr=0.0), "lr")
+        Traceback (most recent call last):
+        ...
+        prmkit.errors.PrmkitError: field 'lr': must be > 0, got 0.0
+    """
+    for name in names:
+        v = getattr(cfg, name)
+        if v is not None and not v > 0:
+            raise PrmkitError(f"must be > 0, got {v}", field=name)
+
+
+def check_range(cfg: Any, low: float, high: float, *names: str) -> None:
+    """Each field in ``names`` is ``None`` or in ``[low, high]``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_range(SimpleNamespace(rate=1.5), 0, 1, "rate")
+        Traceback (most recent call last):
+        ...
+        prmkit.errors.PrmkitError: field 'rate': must be in [0, 1], got 1.5
+    """
+    for name in names:
+        v = getattr(cfg, name)
+        if v is not None and not low <= v <= high:
+            raise PrmkitError(f"must be in [{low}, {high}], got {v}", field=name)
+
+
+def check_choice(cfg: Any, name: str, choices: Iterable[Any]) -> None:
+    """Field ``name`` is one of ``choices``.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_choice(SimpleNamespace(format="csv"), "format", ("canonical", "processbench"))
+        Traceback (most recent call last):
+        ...
+        prmkit.errors.PrmkitError: field 'format': unknown format 'csv'; known: canonical, processbench
+    """
+    choices = tuple(choices)
+    v = getattr(cfg, name)
+    if v not in choices:
+        raise PrmkitError(f"unknown {name} {v!r}; known: {', '.join(map(str, choices))}", field=name)

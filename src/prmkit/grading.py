@@ -1,11 +1,19 @@
 """Final-answer extraction and equivalence (math-verify), safe in threads and processes.
 
+This is the one answer-grading API of prmkit: labelling (``prmkit.label``), search accuracy
+(``prmkit.search``), best-of-N pools (``prmkit.evaluate.bon``) and the RL outcome reward all call
+these functions, so the stages cannot disagree on whether an answer is right
+(``tests/test_grading_agreement.py`` checks it).
+
 - :func:`extract_answer`: the last ``\\boxed{...}`` (nested braces ok), else the last
-  "The answer is X", else a GSM8K ``#### X`` line.
+  "answer is X", else a GSM8K ``#### X`` line.
+- :func:`solution_answer`: the final answer of a solution given as steps (the last step's, else
+  the whole text's).
 - :func:`is_equivalent`: exact match after light normalisation, else math-verify. Results are
   cached (``functools.lru_cache``). math-verify's own timeouts use ``signal.alarm``, which only
   works in a process's main thread: elsewhere they are disabled (``parsing_timeout=None``,
   ``timeout_seconds=None``).
+- :func:`is_correct`: :func:`is_equivalent` that says ``None`` when there is no reference.
 - :func:`grade_batch`: many ``(prediction, reference)`` pairs over a process pool.
 
 Example:
@@ -22,12 +30,17 @@ Example:
 from __future__ import annotations
 
 import functools
+import logging
+import multiprocessing as mp
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from math_verify import parse, verify
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_ANSWER_IS = re.compile(r"[Tt]he (?:final )?answer is[:\s]*", re.MULTILINE)
+_ANSWER_IS = re.compile(r"\banswer is[:\s]*", re.MULTILINE | re.IGNORECASE)
 _GSM8K = re.compile(r"^\s*####\s*(.+?)\s*$", re.MULTILINE)
 
 
@@ -117,12 +130,8 @@ def _equivalent(pred: str, ref: str, use_timeouts: bool) -> bool:
     if _normalise(pred) == _normalise(ref):
         return True
     pred, ref = _strip_unit(pred), _strip_unit(ref)
-    from math_verify import parse, verify
-
     timeout = 5 if use_timeouts else None
     if not use_timeouts:  # we disable them on purpose (signals only work in the main thread)
-        import logging
-
         for name in ("math_verify.parser", "math_verify.grader"):
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
@@ -149,6 +158,36 @@ def is_equivalent(pred: str | None, ref: str | None) -> bool:
     return _equivalent(str(pred), str(ref), _in_main_thread())
 
 
+def is_correct(answer: str | None, reference: str | None) -> bool | None:
+    """Whether ``answer`` is right: ``None`` when there is no reference, ``False`` for no answer.
+
+    Example:
+        >>> is_correct("1,000", "1000"), is_correct(None, "7"), is_correct("7", None) is None
+        (True, False, True)
+    """
+    if reference is None:
+        return None
+    return is_equivalent(answer, reference)
+
+
+def solution_answer(steps: Sequence[str]) -> str | None:
+    """The final answer of a solution given as steps: the answer stated in the last step, else
+    the last one stated anywhere in the steps (joined by blank lines).
+
+    Example:
+        >>> solution_answer(["2*3=6", "6+1=7", "The answer is 7."])
+        '7'
+        >>> solution_answer(["so \\\\boxed{6}", "we checked it"]), solution_answer([])
+        ('6', None)
+    """
+    if not steps:
+        return None
+    ans = extract_answer(steps[-1])
+    if ans is None and len(steps) > 1:
+        ans = extract_answer("\n\n".join(steps))
+    return ans
+
+
 def _grade_chunk(chunk: list[tuple[str | None, str | None]]) -> list[bool]:
     return [is_equivalent(p, r) for p, r in chunk]
 
@@ -165,9 +204,6 @@ def grade_batch(
     items = list(pairs)
     if workers <= 1 or len(items) <= chunk_size:
         return _grade_chunk(items)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     chunks: Sequence[list] = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
     # fork is fast and needs no __main__ guard, but is unsafe once other threads run: then spawn
     ctx = mp.get_context("fork" if threading.active_count() == 1 else "spawn")

@@ -36,6 +36,25 @@ StepValues = list[float | None]
 #: Threshold under which a step value counts as an error (hard labels are 0/1).
 ERROR_THRESHOLD = 0.5
 
+# ---------------------------------------------------------------- known meta keys
+# ``Solution.meta`` is free-form; the keys prmkit itself writes and reads are named here once, so
+# two stages cannot spell one fact two ways. The first error is never a meta key: it is
+# :attr:`Solution.first_error`, derived from the labels.
+
+#: ``str``: the problem a solution answers (else the id before ``#``), see :attr:`Solution.problem_id`.
+META_PROBLEM_ID = "problem_id"
+#: ``bool``: the solution's final answer matches the reference answer, see :attr:`Solution.correct`.
+#: (ProcessBench calls it ``final_answer_correct``; the converters map that field to this key.)
+META_CORRECT = "correct"
+#: ``str``: the model or program that wrote the solution (ProcessBench ``generator``).
+META_GENERATOR = "generator"
+#: ``str``: the benchmark subset a record belongs to (ProcessBench ``gsm8k``, ``math``, ...).
+META_SUBSET = "subset"
+#: ``dict``: how ``prmkit label`` produced the labels (method, cost, ``dropped`` reason).
+META_LABELLING = "labelling"
+#: ``float``: an outcome label in [0, 1] for outcome-supervised training (implicit PRM).
+META_OUTCOME = "outcome"
+
 
 def first_error_of(values: list[float | None] | None, threshold: float = ERROR_THRESHOLD) -> int:
     """Index of the first step whose value is below ``threshold``; -1 when none is.
@@ -101,12 +120,11 @@ class Problem:
     @classmethod
     def from_dict(cls, d: Any, *, file: str | None = None, line: int | None = None) -> Problem:
         """Read ``{"id", "problem" (or "question"), "reference_answer"?, "meta"?}``."""
-        if not isinstance(d, dict):
-            raise PrmkitError(f"expected a JSON object, got {type(d).__name__}", file=file, line=line)
-        pid = _req_str(d, "id", file, line, allow_int=True)
+        d = require_obj(d, file, line)
+        pid = req_str(d, "id", file, line, allow_int=True)
         key = "problem" if "problem" in d else "question"
-        question = _req_str(d, key, file, line)
-        ref = _opt_str(d, "reference_answer", file, line)
+        question = req_str(d, key, file, line)
+        ref = opt_str(d, "reference_answer", file, line)
         meta = _opt_meta(d, file, line)
         return cls(id=pid, question=question, reference_answer=ref, meta=meta)
 
@@ -127,8 +145,21 @@ class Solution:
     @property
     def problem_id(self) -> str:
         """The problem this solution answers: ``meta['problem_id']`` or the id before ``#``."""
-        pid = self.meta.get("problem_id")
+        pid = self.meta.get(META_PROBLEM_ID)
         return str(pid) if pid is not None else self.id.split("#", 1)[0]
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the final answer is right (``meta['correct']``); ``None`` when not recorded.
+
+        Example:
+            >>> Solution(id="a", problem="p", steps=["s"], meta={META_CORRECT: False}).correct
+            False
+            >>> Solution(id="a", problem="p", steps=["s"]).correct is None
+            True
+        """
+        v = self.meta.get(META_CORRECT)
+        return None if v is None else bool(v)
 
     @property
     def first_error(self) -> int:
@@ -147,10 +178,9 @@ class Solution:
     @classmethod
     def from_dict(cls, d: Any, *, file: str | None = None, line: int | None = None) -> Solution:
         """Validate and read a canonical record; errors name file, line and field."""
-        if not isinstance(d, dict):
-            raise PrmkitError(f"expected a JSON object, got {type(d).__name__}", file=file, line=line)
-        sid = _req_str(d, "id", file, line, allow_int=True)
-        problem = _req_str(d, "problem", file, line)
+        d = require_obj(d, file, line)
+        sid = req_str(d, "id", file, line, allow_int=True)
+        problem = req_str(d, "problem", file, line)
         steps = d.get("steps")
         if steps is None:
             raise PrmkitError("missing", file=file, line=line, field="steps")
@@ -164,8 +194,8 @@ class Solution:
             id=sid,
             problem=problem,
             steps=list(steps),
-            answer=_opt_str(d, "answer", file, line),
-            reference_answer=_opt_str(d, "reference_answer", file, line),
+            answer=opt_str(d, "answer", file, line),
+            reference_answer=opt_str(d, "reference_answer", file, line),
             labels=labels,
             scores=scores,
             meta=_opt_meta(d, file, line),
@@ -179,29 +209,65 @@ class Solution:
 # ---------------------------------------------------------------- field validation helpers
 
 
-def _req_str(d: dict, key: str, file: str | None, line: int | None, allow_int: bool = False) -> str:
+def require_obj(d: Any, file: str | None, line: int | None, field: str | None = None) -> dict[str, Any]:
+    """``d`` when it is a JSON object (a dict), else an error naming file, line and field."""
+    if not isinstance(d, dict):
+        raise PrmkitError(
+            f"expected a JSON object, got {type(d).__name__}", file=file, line=line, field=field
+        )
+    return d
+
+
+def req_str(
+    d: dict,
+    key: str,
+    file: str | None,
+    line: int | None,
+    *,
+    field: str | None = None,
+    allow_int: bool = False,
+) -> str:
+    """A required string field (an int is accepted, as a string, when ``allow_int``: ids).
+
+    Errors name ``file``, ``line`` and ``field`` (default ``key``).
+
+    Example:
+        >>> req_str({"id": 3}, "id", "a.jsonl", 1, allow_int=True)
+        '3'
+        >>> req_str({}, "problem", "a.jsonl", 2)
+        Traceback (most recent call last):
+        prmkit.errors.PrmkitError: a.jsonl:2: field 'problem': missing
+    """
+    name = field or key
     if key not in d or d[key] is None:
-        raise PrmkitError("missing", file=file, line=line, field=key)
+        raise PrmkitError("missing", file=file, line=line, field=name)
     val = d[key]
     if allow_int and isinstance(val, int) and not isinstance(val, bool):
         return str(val)
     if not isinstance(val, str):
-        raise PrmkitError(f"must be a string, got {type(val).__name__}", file=file, line=line, field=key)
+        raise PrmkitError(f"must be a string, got {type(val).__name__}", file=file, line=line, field=name)
     return val
 
 
-def _opt_str(d: dict, key: str, file: str | None, line: int | None) -> str | None:
+def opt_str(d: dict, key: str, file: str | None, line: int | None, *, field: str | None = None) -> str | None:
+    """An optional string field; finite numbers become strings (answers such as ``18``).
+
+    Example:
+        >>> opt_str({"answer": 18}, "answer", None, None), opt_str({}, "answer", None, None)
+        ('18', None)
+    """
+    name = field or key
     val = d.get(key)
     if val is None:
         return None
     if isinstance(val, bool):
-        raise PrmkitError("must be a string, got bool", file=file, line=line, field=key)
+        raise PrmkitError("must be a string, got bool", file=file, line=line, field=name)
     if isinstance(val, int | float):
         if isinstance(val, float) and not math.isfinite(val):
-            raise PrmkitError("must be a string or finite number", file=file, line=line, field=key)
+            raise PrmkitError("must be a string or finite number", file=file, line=line, field=name)
         return str(val)
     if not isinstance(val, str):
-        raise PrmkitError(f"must be a string, got {type(val).__name__}", file=file, line=line, field=key)
+        raise PrmkitError(f"must be a string, got {type(val).__name__}", file=file, line=line, field=name)
     return val
 
 
@@ -305,6 +371,39 @@ class Rejects:
             self._fh = None
 
 
+def check_input_file(path: str | os.PathLike, *, allow_empty: bool = False) -> None:
+    """Fail fast, before any model is loaded: ``path`` exists, is a readable file, is not empty
+    (unless ``allow_empty``) and its first record parses (JSONL: the first non-blank line).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "e.jsonl"); _ = open(p, "w").write("\\n")
+        >>> try:
+        ...     check_input_file(p)
+        ... except PrmkitError as e:
+        ...     print(str(e).endswith("e.jsonl: empty file (no records)"))
+        True
+        >>> check_input_file(p, allow_empty=True)
+    """
+    p = Path(path)
+    if not p.exists():
+        raise PrmkitError("file not found", file=str(p))
+    if not p.is_file():
+        raise PrmkitError("not a file", file=str(p))
+    if not os.access(p, os.R_OK):
+        raise PrmkitError("file is not readable (permission denied)", file=str(p))
+    if p.suffix == ".parquet":
+        return
+    if p.suffix == ".json":  # one document: parsed whole by the reader
+        if p.stat().st_size == 0 and not allow_empty:
+            raise PrmkitError("empty file (no records)", file=str(p))
+        return
+    for _ in iter_json_lines(p):
+        return  # the first record parsed
+    if not allow_empty:
+        raise PrmkitError("empty file (no records)", file=str(p))
+
+
 def iter_json_lines(
     path: str | os.PathLike, malformed: Callable[[PrmkitError, str], None] | None = None
 ) -> Iterator[tuple[int, Any, str]]:
@@ -333,12 +432,26 @@ def iter_json_lines(
             yield i, obj, json.dumps(obj, ensure_ascii=False)
         return
     try:
-        with _open_text(p, "r") as fh:
-            for n, raw in enumerate(fh, start=1):
+        # bytes, decoded line by line: a non-UTF-8 line is an error naming its line (skippable)
+        with gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb") as bfh:
+            for n, raw_bytes in enumerate(bfh, start=1):
+                try:
+                    raw = raw_bytes.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as e:
+                    bad = raw_bytes[e.start : e.start + 1].hex()
+                    err = PrmkitError(
+                        f"not valid UTF-8 text: byte 0x{bad} at byte {e.start + 1} of the line",
+                        file=str(p),
+                        line=n,
+                    )
+                    if malformed is None:
+                        raise err from None
+                    malformed(err, raw_bytes.decode("utf-8", "replace").rstrip("\r\n"))
+                    continue
                 if not raw.strip():
                     continue
                 try:
-                    obj = json.loads(raw)
+                    obj = json.loads(raw)  # without its newline: a truncated line's column is right
                 except (json.JSONDecodeError, RecursionError) as e:
                     why = (
                         f"{e.msg} (column {e.colno})"
@@ -348,11 +461,9 @@ def iter_json_lines(
                     err = PrmkitError(f"malformed JSON: {why}", file=str(p), line=n)
                     if malformed is None:
                         raise err from None
-                    malformed(err, raw.rstrip("\n"))
+                    malformed(err, raw)
                     continue
-                yield n, obj, raw.rstrip("\n")
-    except UnicodeDecodeError as e:
-        raise PrmkitError(f"not valid UTF-8 text: {e.reason}", file=str(p)) from None
+                yield n, obj, raw
     except (OSError, EOFError) as e:  # e.g. a corrupt .gz
         raise PrmkitError(f"cannot read: {e}", file=str(p)) from None
 

@@ -1,24 +1,34 @@
 """The one step-rendering function, shared by training and every neural scorer.
 
 ``render(problem, steps, fmt, tokenizer)`` turns a solution into token ids plus the position at
-which each step's score is read. Text pieces are tokenized separately and separators / step tags
-are inserted as token ids, never by string concatenation, so a tag can never merge with the
-neighbouring text, be tokenized differently at training and inference, or go missing: there is
-exactly one score position per step. Steps that fall beyond ``max_length`` get position ``None``
-(and are reported), never shifted onto other steps.
+which each step's score is read: exactly one position per step, or ``None`` for a step beyond
+``max_length`` (counted in ``truncated``, never shifted onto another step).
 
-A PRM *format* is data (:class:`PRMFormat`), registered by name in :data:`PRM_FORMATS`:
+A PRM *format* is data (:class:`PRMFormat`), registered by name in :data:`PRM_FORMATS`. How the
+ids are made is the format's ``tokenize`` field:
 
-========================  ==========================================================  ===========
-name                      layout                                                      read head
-========================  ==========================================================  ===========
-``token-classification``  ``problem SEP step1 SEP step2 SEP`` (TRL), SEP = ``"\\n"``  2-class head
-``value-head``            same layout                                                 scalar head
-``lm-token-pair``         ``problem step1 ки step2 ки`` (Math-Shepherd / OpenR)      ``+``/``-`` logits
-``qwen-prm``              chat template, steps joined by ``<extra_0>``                2-class head
-``chat-turn``             one user turn per step, assistant answers ``+`` (RLHFlow)   ``+``/``-`` logits
-``implicit``              ``problem SEP step1 SEP ...`` ; step token spans            LM log-ratio
-========================  ==========================================================  ===========
+- ``whole``: the string its authors' code builds, tokenized in one call (special tokens as that
+  code adds them), and each step's score position found from the tokenizer's offset mapping. A
+  tag that merged into the following text or vanished is an error naming the solution and step.
+  Third-party PRMs (Math-Shepherd, Qwen2.5-Math-PRM, RLHFlow) see exactly their reference ids.
+- ``steps``: the prompt (problem + ``prompt_suffix``) tokenized whole, then each step tokenized
+  alone followed by the ids of ``step_tag`` (TRL's ``PRMTrainer.tokenize_row``, Skywork-o1 PRM).
+- ``pieces``: prmkit's own layout for the models it trains: every text piece tokenized alone and
+  tags inserted as ids, so a tag can never merge with its neighbours.
+
+==========================  =========  =====================================================  ==============
+name                        tokenize   layout (reference)                                     read head
+==========================  =========  =====================================================  ==============
+``token-classification``    pieces     ``problem SEP step1 SEP step2 SEP``, SEP = ``"\\n"``     2-class head
+``value-head``              pieces     same layout                                            scalar head
+``implicit``                pieces     ``problem \\n\\n step1 \\n\\n ...``; step token spans      LM log-ratio
+``trl``                     steps      BOS, problem, each step + ``"\\n"`` (TRL PRMTrainer)     2-class head
+``skywork-prm``             steps      BOS, ``problem\\n``, each step + ``"\\n"`` (Skywork-o1)    scalar head
+``lm-token-pair``           whole      ``problem step1 ки\\nstep2 ки`` (Math-Shepherd card)    ``+``/``-`` logits
+``qwen-prm``                whole      chat template, steps joined by ``<extra_0>`` (card)   2-class head
+``chat-turn``               whole      one user turn per step, assistant ``+`` (RLHFlow)     ``+``/``-`` logits
+``*-pieces``                pieces     prmkit's separate-pieces variant of the three above    as above
+==========================  =========  =====================================================  ==============
 
 Example:
     >>> from prmkit.models.tiny import train_tokenizer
@@ -26,7 +36,8 @@ Example:
     >>> r = render("Tom has 3 apples.", ["3 + 4 = 7.", "The answer is 7."], "token-classification", tok)
     >>> len(r.step_positions)
     2
-    >>> [r.input_ids[p] for p in r.step_positions] == [tok.convert_tokens_to_ids("\\n")] * 2 or True
+    >>> r2 = render("Tom has 3 apples.", ["3 + 4 = 7.", "The answer is 7."], "lm-token-pair", tok)
+    >>> r2.input_ids == tok(r2.text)["input_ids"]     # whole string, one tokenizer call
     True
 """
 
@@ -39,8 +50,9 @@ from typing import Any, Literal
 from prmkit.errors import PrmkitError
 from prmkit.registry import Registry
 
-Head = Literal["classification", "token-pair", "value", "log-ratio"]
+Head = Literal["classification", "token-pair", "value", "log-ratio", "likelihood"]
 Layout = Literal["plain", "chat", "chat-turns"]
+Tokenize = Literal["pieces", "steps", "whole"]
 
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -60,7 +72,17 @@ class PRMFormat:
         step_tag: text whose tokens follow every step; the score is read at its last token.
         prompt_suffix: text whose tokens follow the problem in the ``plain`` layout.
         step_suffix: text whose tokens follow each step tag (not read), e.g. a newline.
-        add_bos: prepend the tokenizer's BOS token (``None``: when the tokenizer itself does).
+        add_bos: prepend the tokenizer's BOS token (``None``: when the tokenizer itself does; in
+            ``whole`` mode ``None`` means the special tokens the tokenizer adds itself, as
+            ``tokenizer.encode(text)`` does).
+        tokenize: ``pieces`` (prmkit's own: every piece alone, tags as ids), ``steps`` (prompt
+            whole, each step alone + tag ids: TRL, Skywork) or ``whole`` (one string, positions
+            from the offset mapping: model cards). See the module docstring.
+        step_join: ``whole`` + ``plain`` only: text between one step's tag and the next step
+            (Math-Shepherd: ``"\\n"``); ``step_suffix`` then follows the last tag only.
+        chat_template: a name in :data:`CHAT_TEMPLATES` or a Jinja template used instead of the
+            tokenizer's own (``None``: the tokenizer's).
+        reference: where the layout comes from (documentation only).
     """
 
     name: str
@@ -74,6 +96,10 @@ class PRMFormat:
     bad_token: str = "-"
     positive_index: int = 1
     add_bos: bool | None = None
+    tokenize: Tokenize = "pieces"
+    step_join: str = ""
+    chat_template: str | None = None
+    reference: str = ""
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +115,9 @@ class PRMFormat:
             "bad_token": self.bad_token,
             "positive_index": self.positive_index,
             "add_bos": self.add_bos,
+            "tokenize": self.tokenize,
+            "step_join": self.step_join,
+            "chat_template": self.chat_template,
         }
 
     @classmethod
@@ -104,21 +133,96 @@ def _reg(fmt: PRMFormat) -> None:
     PRM_FORMATS.register(fmt.name)(fmt)
 
 
-_reg(PRMFormat("token-classification", head="classification"))
-_reg(PRMFormat("value-head", head="value"))
-_reg(PRMFormat("lm-token-pair", head="token-pair", step_tag="ки", prompt_suffix=" ", step_suffix="\n"))
+MATH_SHEPHERD_CARD = "peiyi9979/math-shepherd-mistral-7b-prm model card"
+QWEN_PRM_CARD = "Qwen/Qwen2.5-Math-PRM-7B model card"
+RLHFLOW_EVAL = "RLHFlow/RLHF-Reward-Modeling math-rm/prm_evaluate.py"
+
+_reg(PRMFormat("token-classification", head="classification", reference="prmkit"))
+_reg(PRMFormat("value-head", head="value", reference="prmkit"))
+_reg(PRMFormat("lm-likelihood", head="likelihood", reference="prmkit"))
+_reg(PRMFormat("implicit", head="log-ratio", step_tag="\n\n", prompt_suffix="\n\n", reference="prmkit"))
 _reg(
     PRMFormat(
-        "qwen-prm",
+        "trl",
         head="classification",
-        layout="chat",
-        step_tag="<extra_0>",
+        tokenize="steps",
         prompt_suffix="",
-        system_prompt=QWEN_MATH_SYSTEM,
+        add_bos=True,
+        reference="trl PRMTrainer.tokenize_row",
     )
 )
-_reg(PRMFormat("chat-turn", head="token-pair", layout="chat-turns", step_tag="", prompt_suffix=""))
-_reg(PRMFormat("implicit", head="log-ratio", step_tag="\n\n", prompt_suffix="\n\n"))
+_reg(
+    PRMFormat(
+        "skywork-prm",
+        head="value",
+        tokenize="steps",
+        prompt_suffix="\n",
+        add_bos=True,
+        reference="SkyworkAI/skywork-o1-prm-inference prepare_input",
+    )
+)
+# Math-Shepherd: f"{question} {output}", output = "\n".join(step + " ки"), tokenizer.encode (BOS)
+_reg(
+    PRMFormat(
+        "lm-token-pair",
+        head="token-pair",
+        tokenize="whole",
+        step_tag=" ки",
+        prompt_suffix=" ",
+        step_join="\n",
+        reference=MATH_SHEPHERD_CARD,
+    )
+)
+_reg(
+    PRMFormat(
+        "lm-token-pair-pieces",
+        head="token-pair",
+        step_tag="ки",
+        prompt_suffix=" ",
+        step_suffix="\n",
+        reference="prmkit",
+    )
+)
+# Qwen2.5-Math-PRM: system + user + assistant "<extra_0>".join(steps) + "<extra_0>", encode(text)
+_qwen = PRMFormat(
+    "qwen-prm",
+    head="classification",
+    layout="chat",
+    tokenize="whole",
+    step_tag="<extra_0>",
+    prompt_suffix="",
+    system_prompt=QWEN_MATH_SYSTEM,
+    reference=QWEN_PRM_CARD,
+)
+_reg(_qwen)
+_reg(replace(_qwen, name="qwen-prm-pieces", tokenize="pieces", reference="prmkit"))
+# RLHFlow: user turns (problem + " " + step1, step2, ...), assistant "+", apply_chat_template
+_chat = PRMFormat(
+    "chat-turn",
+    head="token-pair",
+    layout="chat-turns",
+    tokenize="whole",
+    step_tag="",
+    prompt_suffix="",
+    add_bos=False,
+    reference=RLHFLOW_EVAL,
+)
+_reg(_chat)
+_reg(replace(_chat, name="chat-turn-pieces", tokenize="pieces", add_bos=None, reference="prmkit"))
+
+#: Chat templates kept as data (``PRMFormat.chat_template`` may name one): the template of the
+#: model's published tokenizer config, for tokenizers that ship without one.
+CHAT_TEMPLATES: Registry[str] = Registry("chat template")
+
+
+def _template_file(name: str, filename: str) -> None:
+    from importlib.resources import files
+
+    CHAT_TEMPLATES.register(name)((files("prmkit") / "chat_templates" / filename).read_text(encoding="utf-8"))
+
+
+# Llama-3.1-8B-Instruct's tokenizer_config.json chat_template (RLHFlow Llama3.1-8B-PRM-* use it)
+_template_file("llama-3.1", "llama-3.1.j2")
 
 
 def get_format(fmt: str | PRMFormat, **overrides: Any) -> PRMFormat:
@@ -126,7 +230,7 @@ def get_format(fmt: str | PRMFormat, **overrides: Any) -> PRMFormat:
 
     Example:
         >>> get_format("lm-token-pair").step_tag
-        'ки'
+        ' ки'
         >>> get_format("token-classification", step_tag=" <step>").step_tag
         ' <step>'
     """
@@ -141,13 +245,16 @@ class Rendered:
 
     ``step_positions[i]`` is the index in ``input_ids`` whose output scores step ``i`` (``None``
     if it fell beyond the window). ``step_spans[i]`` is the ``[start, end)`` range of step ``i``'s
-    own text tokens (used by the implicit PRM). ``truncated`` counts steps lost to the window.
+    own text tokens (used by the implicit PRM; in ``whole`` formats, the tokens overlapping the
+    step's characters). ``truncated`` counts steps lost to the window.
     """
 
     input_ids: list[int]
     step_positions: list[int | None]
     step_spans: list[tuple[int, int] | None]
     truncated: int = 0
+    #: the string that was tokenized whole (``whole`` formats), else ``None``
+    text: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def attention_mask(self) -> list[int]:
@@ -200,6 +307,18 @@ def _tag_ids(tokenizer: Any, tag: str) -> list[int]:
 
 
 def _single_token_id(tokenizer: Any, token: str, what: str) -> int:
+    """The id of ``token`` as the tokenizer encodes it alone (the references' ``tokenizer.encode("+")[-1]``
+    and ``tokenizer.encode("+ -")[1:]``: ``▁+``/``▁-`` = 648/387 on Mistral), else its vocabulary id.
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a + b - c"], vocab_size=280)
+        >>> _single_token_id(tok, "+", "good token") == tok("+", add_special_tokens=False)["input_ids"][0]
+        True
+    """
+    ids = encode_texts(tokenizer, [token])[0]
+    if len(ids) == 1:
+        return ids[0]
     ids = _tag_ids(tokenizer, token)
     if len(ids) != 1:
         raise PrmkitError(f"{what} {token!r} must be a single token for this tokenizer, got ids {ids}")
@@ -245,7 +364,7 @@ def _chat_pieces(fmt: PRMFormat, tokenizer: Any, problem: str, n_steps: int) -> 
             msgs.append({"role": "user", "content": content})
             msgs.append({"role": "assistant", "content": _ANSWER_MARK.format(i)})
             marks += [_STEP_MARK.format(i), _ANSWER_MARK.format(i)]
-    text = tokenizer.apply_chat_template(msgs, tokenize=False)
+    text = _apply_template(fmt, tokenizer, msgs)
     pieces = []
     for m in marks:
         if text.count(m) != 1:
@@ -277,10 +396,18 @@ Segment = str | list[int] | _Mark
 
 def _fixed_ids(f: PRMFormat, tokenizer: Any) -> dict[str, Any]:
     """The format's token ids that do not depend on the solution (computed once per call)."""
+    if f.tokenize == "steps":
+        if f.layout != "plain":
+            raise PrmkitError(f"format '{f.name}': tokenize='steps' needs the plain layout", field="tokenize")
+        # as the references do: tokenizer.encode(step_tag, add_special_tokens=False)
+        tag = encode_texts(tokenizer, [f.step_tag])[0]
+        if not tag:
+            raise PrmkitError(f"step tag {f.step_tag!r} tokenizes to nothing", field="step_tag")
+        return {"bos": _wants_bos(f, tokenizer), "tag": tag}
     if f.layout == "plain":
         return {"bos": _wants_bos(f, tokenizer), "tag": _tag_ids(tokenizer, f.step_tag) if f.step_tag else []}
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise PrmkitError(f"format '{f.name}' needs a tokenizer with a chat template")
+    if f.chat_template is None and getattr(tokenizer, "chat_template", None) is None:
+        raise PrmkitError(f"format '{f.name}' needs a tokenizer with a chat template", field="chat_template")
     if f.layout == "chat":
         return {"tag": _tag_ids(tokenizer, f.step_tag)}
     return {"good": _single_token_id(tokenizer, f.good_token, "good token")}
@@ -294,7 +421,8 @@ def _segments(
     if f.layout == "plain":
         if fixed["bos"]:
             segs.append([tokenizer.bos_token_id])
-        segs += [problem, f.prompt_suffix]
+        # steps: the prompt is one text (problem and suffix tokenized together)
+        segs += [problem + f.prompt_suffix] if f.tokenize == "steps" else [problem, f.prompt_suffix]
         for step in steps:
             segs += [_STEP_START, step, _STEP_END, fixed["tag"], _SCORE_HERE, f.step_suffix]
     elif f.layout == "chat":
@@ -340,6 +468,16 @@ def _assemble(segs: list[Segment], encoded: Any, max_length: int | None) -> Rend
             spans.append((start, len(ids)))
         else:
             positions.append(len(ids) - 1)  # _SCORE_HERE
+    return _truncate(ids, positions, spans, max_length)
+
+
+def _truncate(
+    ids: list[int],
+    positions: list[int | None],
+    spans: list[tuple[int, int] | None],
+    max_length: int | None,
+) -> Rendered:
+    """Cut to ``max_length`` tokens; steps whose position falls outside become ``None``."""
     truncated = 0
     if max_length is not None and len(ids) > max_length:
         ids = ids[:max_length]
@@ -366,6 +504,224 @@ def _check_steps(i: int, steps: Sequence[str]) -> None:
             )
 
 
+def _apply_template(f: PRMFormat, tokenizer: Any, msgs: list[dict[str, str]]) -> str:
+    """The chat template (the format's, else the tokenizer's) rendered as text, no generation prompt."""
+    tmpl = f.chat_template
+    if tmpl is not None and tmpl in CHAT_TEMPLATES:
+        tmpl = CHAT_TEMPLATES.get(tmpl)
+    if tmpl is None and getattr(tokenizer, "chat_template", None) is None:
+        raise PrmkitError(
+            f"format '{f.name}' needs a tokenizer with a chat template, or chat_template= one of "
+            f"{', '.join(CHAT_TEMPLATES.names())} or a Jinja template",
+            field="chat_template",
+        )
+    kw = {"chat_template": tmpl} if tmpl is not None else {}
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False, **kw)
+
+
+_MARK = "\u2063PRMKIT_MARK\u2063"
+#: one solution as a string: the text, each step's [start, end) characters, and for each step
+#: the [start, end) characters of what its score is read from (the tag, or the answer token)
+_Layout = tuple[str, list[tuple[int, int]], list[tuple[int, int]]]
+
+
+def _whole_plain(f: PRMFormat, problem: str, steps: Sequence[str]) -> _Layout:
+    if not f.step_tag:
+        raise PrmkitError(
+            f"format '{f.name}': a whole-string plain layout needs a step_tag", field="step_tag"
+        )
+    parts = [problem, f.prompt_suffix]
+    n = len(problem) + len(f.prompt_suffix)
+    spans, tags = [], []
+    for i, st in enumerate(steps):
+        if i:
+            parts.append(f.step_join)
+            n += len(f.step_join)
+        parts += [st, f.step_tag]
+        spans.append((n, n + len(st)))
+        tags.append((n + len(st), n + len(st) + len(f.step_tag)))
+        n += len(st) + len(f.step_tag)
+    parts.append(f.step_suffix)
+    return "".join(parts), spans, tags
+
+
+def _system(f: PRMFormat) -> list[dict[str, str]]:
+    return [] if f.system_prompt is None else [{"role": "system", "content": f.system_prompt}]
+
+
+def _whole_chat(f: PRMFormat, tokenizer: Any, problem: str, steps: Sequence[str]) -> _Layout:
+    msgs = [*_system(f), {"role": "user", "content": problem}]
+    content = "".join(st + f.step_tag for st in steps)
+    text = _apply_template(f, tokenizer, [*msgs, {"role": "assistant", "content": content}])
+    marked = _apply_template(f, tokenizer, [*msgs, {"role": "assistant", "content": _MARK}])
+    before, _, after = marked.partition(_MARK)
+    if marked.count(_MARK) != 1 or text != before + content + after:
+        raise PrmkitError(
+            f"format '{f.name}': the chat template changes the assistant text (it must keep it verbatim)"
+        )
+    n = len(before)
+    spans, tags = [], []
+    for st in steps:
+        spans.append((n, n + len(st)))
+        tags.append((n + len(st), n + len(st) + len(f.step_tag)))
+        n += len(st) + len(f.step_tag)
+    return text, spans, tags
+
+
+def _footer(f: PRMFormat, tokenizer: Any, msgs: list[dict[str, str]]) -> str:
+    marked = _apply_template(f, tokenizer, msgs)
+    if marked.count(_MARK) != 1:
+        raise PrmkitError(f"format '{f.name}': the chat template does not keep message text")
+    return marked.partition(_MARK)[2]
+
+
+def _whole_turns(f: PRMFormat, tokenizer: Any, problem: str, steps: Sequence[str]) -> _Layout:
+    """RLHFlow's conversation: user turns ``problem + " " + step1``, ``step2``, ... each answered
+    ``good_token``; the score of a step is read just before its answer token. Every turn's
+    prefix must render as a prefix of the whole conversation (one pass == turn by turn)."""
+    sys_msgs = _system(f)
+    if not steps:
+        return _apply_template(f, tokenizer, [*sys_msgs, {"role": "user", "content": problem}]), [], []
+    contents = [problem + " " + steps[0], *steps[1:]]
+    msgs = list(sys_msgs)
+    for c in contents:
+        msgs += [{"role": "user", "content": c}, {"role": "assistant", "content": f.good_token}]
+    text = _apply_template(f, tokenizer, msgs)
+    user_footer = _footer(f, tokenizer, [*sys_msgs, {"role": "user", "content": _MARK}])
+    answer_footer = _footer(
+        f, tokenizer, [*sys_msgs, {"role": "user", "content": "x"}, {"role": "assistant", "content": _MARK}]
+    )
+    spans, answers = [], []
+    for k, (c, st) in enumerate(zip(contents, steps, strict=True)):
+        upto_user = _apply_template(f, tokenizer, msgs[: len(sys_msgs) + 2 * k + 1])
+        upto_answer = _apply_template(f, tokenizer, msgs[: len(sys_msgs) + 2 * k + 2])
+        if not (text.startswith(upto_user) and text.startswith(upto_answer)):
+            raise PrmkitError(
+                f"format '{f.name}': the chat template renders a turn differently in a longer chat"
+            )
+        body = upto_user[: len(upto_user) - len(user_footer)]
+        if not upto_user.endswith(user_footer):
+            raise PrmkitError(f"format '{f.name}': unexpected user turn ending in the chat template")
+        if body.endswith(c):
+            shown, lead = c, 0
+        elif body.endswith(c.strip()):  # templates that trim message text (Llama 3)
+            shown, lead = c.strip(), len(c) - len(c.lstrip())
+        else:
+            raise PrmkitError(f"format '{f.name}': the chat template changes the text of turn {k}")
+        start = len(body) - len(shown)
+        off = (len(problem) + 1 if k == 0 else 0) - lead
+        a = start + min(len(shown), max(0, off))
+        b = start + min(len(shown), max(0, off + len(st)))
+        spans.append((a, max(a, b)))
+        end = len(upto_answer) - len(answer_footer)
+        ans = (end - len(f.good_token), end)
+        if not upto_answer.endswith(answer_footer) or text[ans[0] : ans[1]] != f.good_token:
+            raise PrmkitError(
+                f"format '{f.name}': the assistant answer {f.good_token!r} of turn {k} not found"
+            )
+        answers.append(ans)
+    return text, spans, answers
+
+
+def _encode_with_offsets(
+    tokenizer: Any, texts: Sequence[str], special: bool
+) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    """Ids and character offsets of each text, in one tokenizer call (as ``tokenizer(texts)``)."""
+    if not texts:
+        return []
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is not None and backend.truncation is None and backend.padding is None:
+        return [
+            (list(e.ids), list(e.offsets))
+            for e in backend.encode_batch(list(texts), add_special_tokens=special)
+        ]
+    try:
+        enc = tokenizer(list(texts), add_special_tokens=special, return_offsets_mapping=True)
+    except NotImplementedError:
+        raise PrmkitError("whole-string formats need a fast tokenizer (offset mapping)") from None
+    return [
+        (list(i), [tuple(o) for o in off])
+        for i, off in zip(enc["input_ids"], enc["offset_mapping"], strict=True)
+    ]
+
+
+def _positions_from_offsets(
+    f: PRMFormat,
+    sol: int,
+    ids: list[int],
+    offsets: list[tuple[int, int]],
+    spans: list[tuple[int, int]],
+    reads: list[tuple[int, int]],
+    good_id: int | None,
+) -> tuple[list[int | None], list[tuple[int, int] | None]]:
+    """Score position and token span of every step from the offset mapping (loud on a tag that
+    merged into the following text, vanished, or shares a token with the previous one)."""
+    from bisect import bisect_left, bisect_right
+
+    real = [k for k, (a, b) in enumerate(offsets) if b > a]
+    starts = [offsets[k][0] for k in real]
+    ends = [offsets[k][1] for k in real]
+    n = len(ids)
+    positions: list[int | None] = []
+    tok_spans: list[tuple[int, int] | None] = []
+    prev = -1
+    for j, ((a, b), (ra, rb)) in enumerate(zip(spans, reads, strict=True)):
+        where = f"solution {sol}, step {j}"
+        if good_id is not None:  # chat-turns: the answer token must stand alone; read just before it
+            q = bisect_left(starts, ra)
+            if q >= len(real) or starts[q] != ra or ends[q] != rb or ids[real[q]] != good_id:
+                raise PrmkitError(f"{where}: the answer {f.good_token!r} is not one token id {good_id}")
+            pos = real[q] - 1
+        else:
+            q = bisect_left(starts, rb) - 1  # the last token that starts inside/before the tag end
+            if q < 0 or ends[q] <= ra or ends[q] < rb:
+                raise PrmkitError(f"{where}: step tag {f.step_tag!r} vanished in tokenization")
+            if ends[q] > rb:
+                raise PrmkitError(
+                    f"{where}: step tag {f.step_tag!r} merged into the following text "
+                    f"(token {offsets[real[q]]} crosses the tag end {rb})"
+                )
+            pos = real[q]
+        if pos <= prev:
+            raise PrmkitError(f"{where}: step tag {f.step_tag!r} shares a token with the previous step's")
+        s_i = bisect_right(ends, a)
+        e_i = bisect_left(starts, b)
+        s_tok = real[s_i] if s_i < len(real) else n
+        e_tok = real[e_i] if e_i < len(real) else n
+        positions.append(pos)
+        tok_spans.append((min(s_tok, e_tok), e_tok))
+        prev = pos
+    return positions, tok_spans
+
+
+def _render_whole(
+    f: PRMFormat,
+    problems: Sequence[str],
+    steps: Sequence[Sequence[str]],
+    tokenizer: Any,
+    max_length: int | None,
+) -> list[Rendered]:
+    """``whole`` formats: each solution's reference string tokenized in one batched call."""
+    if f.layout == "plain":
+        layouts = [_whole_plain(f, p, s) for p, s in zip(problems, steps, strict=True)]
+    elif f.layout == "chat":
+        layouts = [_whole_chat(f, tokenizer, p, s) for p, s in zip(problems, steps, strict=True)]
+    else:
+        layouts = [_whole_turns(f, tokenizer, p, s) for p, s in zip(problems, steps, strict=True)]
+    good = _single_token_id(tokenizer, f.good_token, "good token") if f.layout == "chat-turns" else None
+    bos = f.add_bos is True and getattr(tokenizer, "bos_token_id", None) is not None
+    encoded = _encode_with_offsets(tokenizer, [t for t, _, _ in layouts], special=f.add_bos is None)
+    out = []
+    for i, ((text, spans, reads), (ids, offs)) in enumerate(zip(layouts, encoded, strict=True)):
+        if bos:
+            ids, offs = [tokenizer.bos_token_id, *ids], [(0, 0), *offs]
+        positions, tok_spans = _positions_from_offsets(f, i, ids, offs, spans, reads, good)
+        r = _truncate(ids, positions, tok_spans, max_length)
+        r.text = text
+        out.append(r)
+    return out
+
+
 def render_many(
     problems: Sequence[str],
     steps: Sequence[Sequence[str]],
@@ -389,6 +745,8 @@ def render_many(
     for i, ss in enumerate(steps):
         _check_steps(i, ss)
     f = get_format(fmt) if isinstance(fmt, str) else fmt
+    if f.tokenize == "whole":
+        return _render_whole(f, problems, steps, tokenizer, max_length)
     fixed = _fixed_ids(f, tokenizer)
     segs = [_segments(f, tokenizer, p, s, fixed) for p, s in zip(problems, steps, strict=True)]
     encoded = iter(encode_texts(tokenizer, [x for ss in segs for x in ss if isinstance(x, str)]))
@@ -408,8 +766,10 @@ def render(
     the assistant's ``+`` in ``chat-turns``), whatever its text: empty, containing the tag
     string, trailing spaces, unicode. With ``max_length`` the sequence is cut to that many
     tokens and the steps whose positions fall outside are ``None`` (counted in ``truncated``).
-    Text pieces (problem, each step, template text) are tokenized separately; tags and answer
-    tokens are inserted as ids. :func:`render_many` renders a batch the same way, faster.
+    How the ids are made is the format's ``tokenize`` (module docstring): ``whole`` formats give
+    their reference's ids exactly and raise :class:`PrmkitError` (naming solution and step) when a
+    tag merged into the following text or vanished; ``pieces`` formats tokenize every piece alone
+    and insert tags as ids. :func:`render_many` renders a batch the same way, faster.
 
     Example:
         >>> from prmkit.models.tiny import train_tokenizer

@@ -1,6 +1,8 @@
 """prmkit command line: ``prmkit --help``.
 
-Each module below owns one group of subcommands and registers it on :data:`prmkit.cli.app.app`.
+Each module below owns one group of subcommands and registers it on :data:`prmkit.cli.app.app`
+with :func:`prmkit.cli.app.command`; a command's flags are derived from its config dataclass
+(:mod:`prmkit.cli.parser`, see docs/architecture.md#cli).
 """
 
 from __future__ import annotations

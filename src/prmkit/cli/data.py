@@ -2,57 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
 import typer
 
-from prmkit.cli.app import app
+from prmkit.cli.app import app, command
+from prmkit.formats import ConvertConfig, DataStats, InspectConfig
 
 
-@app.command("convert")
-def convert_cmd(
-    input: str = typer.Argument(..., help="Input file."),
-    output: str = typer.Argument(..., help="Output file (.jsonl, .json; .parquet for canonical)."),
-    from_format: str | None = typer.Option(None, "--from", help="Input format (detected when omitted)."),
-    to_format: str | None = typer.Option(None, "--to", help="Output format (default canonical)."),
-    map: str | None = typer.Option(
-        None, "--map", help="Field mapping for format 'map': problem=q,steps=s,..."
-    ),
-    split: str | None = typer.Option(
-        None, "--split", help="Step preset for string steps: '\\n\\n', '\\n', ..."
-    ),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip (and count) invalid records."),
-    rejects: str | None = typer.Option(None, "--rejects", help="Write skipped records to this JSONL file."),
-    neutral: str | None = typer.Option(
-        None, "--neutral", help="PRM800K rating 0: positive|negative|unknown."
-    ),
-    unknown: str | None = typer.Option(
-        None, "--unknown", help="Unknown labels for trl/math-shepherd: error|truncate."
-    ),
-    original: bool | None = typer.Option(
-        None, "--original/--no-original", help="PRMBench: also the original."
-    ),
-    config: str | None = typer.Option(None, "--config", help="YAML recipe with these options."),
-) -> None:
+@dataclass
+class InspectCommand(InspectConfig):
+    """``prmkit inspect``: :class:`InspectConfig` plus how to print the statistics."""
+
+    json: bool = field(default=False, metadata={"help": "print the statistics as JSON"})
+
+
+@command(app, "convert", config="prmkit.formats:ConvertConfig")
+def convert_cmd(cfg: ConvertConfig) -> None:
     """Convert a file between formats (see docs/formats.md)."""
-    from prmkit.config import build_config
-    from prmkit.formats import ConvertConfig, convert
-    from prmkit.progress import is_quiet
+    from prmkit import formats
 
-    flags = dict(
-        input=input,
-        output=output,
-        from_format=from_format,
-        to_format=to_format,
-        map=map,
-        split=split,
-        skip_invalid=skip_invalid or None,
-        rejects=rejects,
-        neutral=neutral,
-        unknown=unknown,
-        original=original,
-        quiet=is_quiet() or None,
-    )
-    cfg = build_config(ConvertConfig, config, flags)
-    res = convert(cfg)
+    res = formats.convert(cfg)
     msg = f"read {res.read} records, wrote {res.written} rows to {cfg.output}"
     if res.rejected:
         msg += f"; skipped {res.rejected} invalid" + (
@@ -63,42 +35,26 @@ def convert_cmd(
         typer.echo(f"  skipped: {e}", err=True)
 
 
-@app.command("inspect")
-def inspect_cmd(
-    path: str = typer.Argument(..., help="File to inspect."),
-    format: str | None = typer.Option(None, "--format", "-f", help="Its format (detected when omitted)."),
-    map: str | None = typer.Option(None, "--map", help="Field mapping for format 'map'."),
-    split: str | None = typer.Option(None, "--split", help="Step preset for string steps."),
-    neutral: str | None = typer.Option(None, "--neutral", help="PRM800K rating 0 policy."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip (and count) invalid records."),
-    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
-) -> None:
+@command(app, "inspect", config="prmkit.cli.data:InspectCommand")
+def inspect_cmd(cfg: InspectCommand) -> None:
     """Summarise a data file: records, steps per solution, labels, first-error histogram."""
-    import dataclasses
-    import json
+    from prmkit import formats
 
+    cfg.format = cfg.format or formats.detect_format(cfg.path)
+    st = formats.inspect_file(cfg)
+    if cfg.json:
+        typer.echo(json.dumps(dataclasses.asdict(st)))
+    else:
+        print_stats(st, f"{cfg.path} ({cfg.format})")
+
+
+def print_stats(st: DataStats, title: str) -> None:
+    """The statistics of ``prmkit inspect`` as rich tables."""
     from rich.console import Console
     from rich.table import Table
 
-    from prmkit.formats import InspectConfig, detect_format, inspect_file
-    from prmkit.progress import is_quiet
-
-    fmt = format or detect_format(path)
-    cfg = InspectConfig(
-        path=path,
-        format=fmt,
-        map=map,
-        split=split,
-        neutral=neutral,
-        skip_invalid=skip_invalid,
-        quiet=is_quiet(),
-    )
-    st = inspect_file(cfg)
-    if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(st)))
-        return
     con = Console(width=100)
-    t = Table(title=f"{path} ({fmt})", show_header=False)
+    t = Table(title=title, show_header=False)
     t.add_row("records", str(st.records))
     t.add_row("problems", str(st.problems))
     t.add_row(
@@ -112,18 +68,16 @@ def inspect_cmd(
     if st.rejected:
         t.add_row("skipped invalid", str(st.rejected))
     con.print(t)
-    if st.label_counts:
-        lt = Table(title="step labels")
-        lt.add_column("kind")
-        lt.add_column("steps", justify="right")
-        total = sum(st.label_counts.values())
-        for k, v in st.label_counts.items():
-            lt.add_row(k, f"{v} ({100 * v / total:.1f}%)")
-        con.print(lt)
-    if st.first_error_hist:
-        ht = Table(title="first-error step (-1 = none)")
-        ht.add_column("step")
-        ht.add_column("solutions", justify="right")
-        for k, v in st.first_error_hist.items():
-            ht.add_row(str(k), str(v))
-        con.print(ht)
+    for title_, head, counts, pct in (
+        ("step labels", ("kind", "steps"), st.label_counts, True),
+        ("first-error step (-1 = none)", ("step", "solutions"), st.first_error_hist, False),
+    ):
+        if not counts:
+            continue
+        tab = Table(title=title_)
+        tab.add_column(head[0])
+        tab.add_column(head[1], justify="right")
+        total = sum(counts.values())
+        for k, v in counts.items():
+            tab.add_row(str(k), f"{v} ({100 * v / total:.1f}%)" if pct else str(v))
+        con.print(tab)

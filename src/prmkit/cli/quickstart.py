@@ -4,34 +4,24 @@ table and the report path to stdout."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from prmkit.cli.app import app
+from prmkit.cli.app import app, command
+
+if TYPE_CHECKING:
+    from prmkit.quickstart import QuickstartConfig
 
 
-@app.command("quickstart")
-def quickstart_cmd(
-    out: str = typer.Option(None, "--out", help="Output directory (default runs/quickstart)."),
-    tiny: bool = typer.Option(
-        None, "--tiny/--full", help="Reduced sizes for tests (--tiny) or the full run."
-    ),
-    gsm8k: str = typer.Option(None, "--gsm8k", help="GSM8K JSONL: also evaluate the PRM on gsm8k-perturb."),
-    seed: int = typer.Option(None, "--seed", help="Seed of every stage (0)."),
-    train_labels: str = typer.Option(None, "--train-labels", help="Labels to train on: binary | mc | exact."),
-    train_steps: int = typer.Option(None, "--train-steps", help="Optimizer steps (preset)."),
-    config: str = typer.Option(
-        None, "--config", help="YAML recipe (QuickstartConfig fields); flags override it."
-    ),
-) -> None:
+@command(
+    app, "quickstart", config="prmkit.quickstart:QuickstartConfig", overrides={"tiny": {"negative": "--full"}}
+)
+def quickstart_cmd(cfg: QuickstartConfig) -> None:
     """Generate problems, sample, label (MC + binary search), train a tiny PRM, evaluate, search, report."""
-    from prmkit.config import build_config
-    from prmkit.quickstart import QuickstartConfig, run_quickstart, summary_markdown
+    from prmkit import quickstart
 
-    flags = dict(
-        out=out, tiny=tiny, gsm8k=gsm8k, seed=seed, train_labels=train_labels, train_steps=train_steps
-    )
-    cfg = build_config(QuickstartConfig, config, flags)
-    summary = run_quickstart(cfg)
-    typer.echo(summary_markdown(summary, summary["stages"]))
+    summary = quickstart.run_quickstart(cfg)
+    typer.echo(quickstart.summary_markdown(summary, summary["stages"]))
     typer.echo(f"total {summary['total_seconds']:.1f} s")
     typer.echo(f"report: {summary['report']}")

@@ -4,110 +4,60 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
-from prmkit.cli.app import app
+from prmkit.cli.app import app, command
 
-_METHODS = "best-of-n|beam|dvts|greedy|mcts|early-rejection|pats"
+if TYPE_CHECKING:
+    from prmkit.search.run import SearchRunConfig
+
+#: method-specific fields: a note is printed when one is given to a method that ignores it
+_METHOD_SPECIFIC = ("n", "width", "lookahead", "tau", "mcts_iterations")
 
 
-@app.command("search")
-def search_cmd(
-    input: str = typer.Option(None, "--in", help="Problems JSONL (id, problem, reference_answer)."),
-    out: str = typer.Option(None, "--out", help="Results JSONL (one search result per problem)."),
-    policy: str = typer.Option(None, "--policy", help="Policy backend: arith | hf | openai | vllm."),
-    policy_opt: list[str] = typer.Option(None, "--policy-opt", help="Policy option KEY=VALUE (repeat)."),
-    prm: str = typer.Option(None, "--prm", help="PRM checkpoint path."),
-    format: str = typer.Option(None, "--format", help="Scorer family for --prm (default: PATH/prmkit.json)."),
-    scorer: str = typer.Option(None, "--scorer", help="Scorer by name (calculator, arith-oracle, ...)."),
-    scorer_opt: list[str] = typer.Option(None, "--scorer-opt", help="Scorer option KEY=VALUE (repeat)."),
-    method: str = typer.Option(None, "--method", help=f"Search method: {_METHODS}."),
-    n: int = typer.Option(
-        None,
-        "--n",
-        help="Samples / beams (best-of-n, beam, dvts, early-rejection); candidates per step (greedy).",
-    ),
-    width: int = typer.Option(
-        None, "--width", help="Beam width M (beam, dvts, early-rejection); branching (mcts)."
-    ),
-    agg: str = typer.Option(
-        None, "--agg", help="Step aggregation: min | prod | last | mean | geometric | ..."
-    ),
-    answer_rule: str = typer.Option(
-        None, "--answer-rule", help="best_of_n | majority | weighted_vote | hmrv | wrfv."
-    ),
-    max_steps: int = typer.Option(None, "--max-steps", help="Step budget per candidate."),
-    max_tokens: int = typer.Option(None, "--max-tokens", help="Generated-token budget per candidate."),
-    max_total_tokens: int = typer.Option(
-        None, "--max-total-tokens", help="Generated-token budget per problem."
-    ),
-    lookahead: int = typer.Option(None, "--lookahead", help="Beam lookahead steps."),
-    tau: int = typer.Option(None, "--tau", help="Early rejection: tokens of a partial step."),
-    mcts_iterations: int = typer.Option(None, "--mcts-iterations", help="MCTS iterations."),
-    seed: int = typer.Option(None, "--seed"),
-    limit: int = typer.Option(None, "--limit", help="First N problems only."),
-    chosen_out: str = typer.Option(
-        None, "--chosen-out", help="Also write the chosen solutions (canonical JSONL)."
-    ),
-    report: str = typer.Option(None, "--report", help="Also write an HTML report."),
-    resume: bool = typer.Option(None, "--resume/--no-resume", help="Skip problems already in --out."),
-    config: str = typer.Option(None, "--config", help="YAML recipe; flags override it."),
-) -> None:
-    """Test-time search: choose a solution per problem with a policy and a PRM."""
-    from prmkit.config import build_config
-    from prmkit.search.base import METHOD_FIELDS
-    from prmkit.search.run import SearchRunConfig, parse_options, run_search
+@dataclass
+class SearchReportConfig:
+    """``prmkit search-report`` options."""
 
-    flags = dict(
-        input=input,
-        out=out,
-        policy=policy,
-        prm=prm,
-        format=format,
-        scorer=scorer,
-        method=method,
-        n=n,
-        width=width,
-        agg=agg,
-        answer_rule=answer_rule,
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        max_total_tokens=max_total_tokens,
-        lookahead=lookahead,
-        tau=tau,
-        mcts_iterations=mcts_iterations,
-        seed=seed,
-        limit=limit,
-        chosen_out=chosen_out,
-        report=report,
-        resume=resume,
-        policy_options=parse_options(policy_opt) or None,
-        scorer_options=parse_options(scorer_opt, "--scorer-opt") or None,
+    results: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "results JSONL files from `prmkit search` (NAME=PATH to label)",
+            "positional": True,
+        },
     )
-    cfg = build_config(SearchRunConfig, config, flags)
+    out: str = field(default="", metadata={"help": "HTML report path (required)"})
+
+
+@command(app, "search", config="prmkit.search.run:SearchRunConfig")
+def search_cmd(cfg: SearchRunConfig, given: frozenset[str]) -> None:
+    """Test-time search: choose a solution per problem with a policy and a PRM."""
+    from prmkit.search import METHOD_FIELDS
+    from prmkit.search import run as search_run
+
     used = METHOD_FIELDS.get(cfg.method, ())
-    for name in ("n", "width", "lookahead", "tau", "mcts_iterations"):
-        if flags.get(name) is not None and name not in used:
+    for name in _METHOD_SPECIFIC:
+        if name in given and name not in used:
             typer.echo(f"note: --{name.replace('_', '-')} is not used by method '{cfg.method}'", err=True)
-    summary = run_search(cfg)
+    summary = search_run.run_search(cfg)
     typer.echo(json.dumps(summary, indent=1))
     typer.echo(f"results: {cfg.out}", err=True)
 
 
-@app.command("search-report")
-def search_report_cmd(
-    results: list[str] = typer.Argument(
-        ..., help="Results JSONL files from `prmkit search` (NAME=PATH to label)."
-    ),
-    out: str = typer.Option(..., "--out", help="HTML report path."),
-) -> None:
+@command(app, "search-report", config="prmkit.cli.search:SearchReportConfig")
+def search_report_cmd(cfg: SearchReportConfig) -> None:
     """Compare search runs: summary table and accuracy-vs-generated-tokens plot."""
-    from prmkit.search.run import read_results, write_report
+    from prmkit.errors import PrmkitError
+    from prmkit.search import run as search_run
 
+    if not cfg.out:
+        raise PrmkitError("give the HTML report path", field="out")
     runs = {}
-    for item in results:
+    for item in cfg.results:
         name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
-        runs[name or path] = read_results(path)
-    write_report(runs, out)
-    typer.echo(f"report: {out}", err=True)
+        runs[name or path] = search_run.read_results(path)
+    search_run.write_report(runs, cfg.out)
+    typer.echo(f"report: {cfg.out}", err=True)

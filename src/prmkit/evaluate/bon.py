@@ -1,4 +1,4 @@
-"""Best-of-N evaluation (methods.md A3-A4, B1-B2): accuracy of the chosen answer vs N.
+"""Best-of-N evaluation (docs/methods.md#a-evaluation, docs/methods.md#b-aggregation): accuracy of the chosen answer vs N.
 
 For every step aggregation (min, prod, last, mean, geometric, ...) and every answer rule
 (best_of_n, weighted_vote, hmrv, wrfv; majority needs no scores), accuracy at
@@ -21,7 +21,8 @@ answer is the correctness of the chosen solution (the best-scored member of the 
 Pools: Qwen2.5-Math evaluation JSONL (one problem per line with lists ``pred`` (answers),
 ``score`` (correctness), ``pred_score`` (one score list per sample; one value = one step), and
 ``code``/``response`` (texts)) or canonical records grouped by problem id, with
-``meta.correct`` or a ``reference_answer`` graded against ``answer``.
+``meta.correct`` or a ``reference_answer`` graded against ``answer`` (:func:`prmkit.grading.is_equivalent`,
+the grader of labelling and search).
 
 Example:
     >>> pass_at_k(8, 2, 4)
@@ -52,6 +53,7 @@ from prmkit.aggregate import (
 )
 from prmkit.errors import PrmkitError
 from prmkit.evaluate.common import fmt
+from prmkit.grading import is_equivalent
 from prmkit.records import iter_json_lines, read_records
 
 
@@ -110,30 +112,6 @@ def min_on_last_share(all_scores: Sequence[Sequence[float | None]]) -> dict[str,
 
 
 # ---------------------------------------------------------------- pools
-
-
-def _grade(answer: str | None, reference: str) -> bool:
-    """Final-answer equivalence: prmkit.grading when present, else math-verify, else string equality."""
-    if answer is None:
-        return False
-    try:
-        from prmkit import grading  # another stage's module; optional here
-
-        fn = getattr(grading, "is_equivalent", None) or getattr(grading, "answers_match", None)
-        if fn is not None:
-            return bool(fn(answer, reference))
-    except ImportError:
-        pass
-    if answer.strip() == reference.strip():
-        return True
-    try:
-        from math_verify import parse, verify
-
-        gold = parse(f"${reference}$", parsing_timeout=None)
-        pred = parse(f"${answer}$", parsing_timeout=None)
-        return bool(verify(gold, pred, timeout_seconds=None))
-    except Exception:  # noqa: BLE001 - unparsable answers are simply not equivalent
-        return False
 
 
 def load_pool(path: str | os.PathLike) -> list[PoolProblem]:
@@ -196,10 +174,10 @@ def _load_qwen_eval(p: Path) -> list[PoolProblem]:
 def _load_canonical(p: Path) -> list[PoolProblem]:
     groups: dict[str, PoolProblem] = {}
     for line, r in enumerate(read_records(p), start=1):
-        if "correct" in r.meta:
-            correct = bool(r.meta["correct"])
+        if r.correct is not None:
+            correct = r.correct
         elif r.reference_answer is not None:
-            correct = _grade(r.answer, r.reference_answer)
+            correct = is_equivalent(r.answer, r.reference_answer)
         else:
             raise PrmkitError(
                 "needs meta.correct or a reference_answer to grade the answer",

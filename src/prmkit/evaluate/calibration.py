@@ -1,4 +1,4 @@
-"""Calibration of PRM scores (methods.md G): ECE, Brier, reliability diagrams, quantile calibration.
+"""Calibration of PRM scores (docs/methods.md#g-calibration): ECE, Brier, reliability diagrams, quantile calibration.
 
 - :func:`ece`, :func:`brier`, :func:`reliability_diagram`: scores in [0, 1] against labels
   (hard 0/1 or soft Monte Carlo values in [0, 1]).
@@ -10,6 +10,7 @@
   pool-adjacent-violators, quantiles kept non-crossing). ``fit`` / ``apply`` / ``to_dict`` /
   ``save`` / ``load``: serialisable as JSON, no model needed.
 - :func:`n_ias`: the instance-adaptive sample count of G2.
+- :func:`auroc`: ranking quality of step scores (positives vs negatives), Mann-Whitney form.
 
 Example:
     >>> round(ece([0.9, 0.9, 0.1, 0.1], [1, 0, 0, 0], n_bins=10), 3)
@@ -135,6 +136,35 @@ def n_ias(p: float, confidence: float = 0.99) -> int:
     """
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.ceil(math.log(1 - confidence) / math.log(1 - p))
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """Area under the ROC curve: P(a positive scores above a negative), ties counting half.
+
+    The Mann-Whitney U statistic divided by ``n_pos * n_neg``, from average ranks (numpy), so
+    ``O(n log n)``. 0.5 is chance, 1.0 a perfect ranking; ``None`` when a group is empty. For
+    PRM steps: ``positives`` = scores of steps before the first error, ``negatives`` = scores of
+    the first wrong steps.
+
+    Example:
+        >>> auroc([0.9, 0.8, 0.4], [0.4, 0.1])  # pairs won: 2 + 2 + (0.5 + 1) of 6
+        0.9166666666666666
+        >>> auroc([0.2], [0.7]), auroc([], [0.7])
+        (0.0, None)
+    """
+    import numpy as np
+
+    pos = np.asarray(positives, dtype=np.float64).reshape(-1)
+    neg = np.asarray(negatives, dtype=np.float64).reshape(-1)
+    if pos.size == 0 or neg.size == 0:
+        return None
+    if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
+        raise PrmkitError("auroc needs finite scores (drop None/NaN first)")
+    values, inverse, counts = np.unique(np.concatenate([pos, neg]), return_inverse=True, return_counts=True)
+    avg_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based average rank of each distinct value
+    rank_sum = avg_rank[inverse[: pos.size]].sum()
+    u = rank_sum - pos.size * (pos.size + 1) / 2.0
+    return float(u / (pos.size * neg.size))
 
 
 def _quantile(sorted_vals: list[float], q: float) -> float:

@@ -1,19 +1,16 @@
-"""Shared helpers of the evaluators: data location, file hashes, run metadata, result files.
+"""Shared helpers of the evaluators: data location, result files, number formatting.
+
+Run metadata (config, versions, seed, input hashes) comes from :func:`prmkit.runs.run_metadata`.
 
 Example:
-    >>> meta = run_metadata({"threshold": 0.5}, seed=0, data_files=[])
-    >>> sorted(meta)
-    ['config', 'created', 'data', 'seed', 'versions']
+    >>> fmt(57.1428), fmt(None)
+    ('57.1', 'n/a')
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
-import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,52 +24,6 @@ def default_data_root() -> Path:
     """
     env = os.environ.get("PRMKIT_DATA")
     return Path(env) if env else Path("..") / "shared" / "data"
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes.
-
-    Example:
-        >>> import tempfile
-        >>> p = Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
-        >>> sha256_file(p)[:12]
-        'ba7816bf8f01'
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    """Versions of prmkit, Python and the numeric libraries used by evaluation."""
-    from prmkit import __version__
-
-    out = {"prmkit": __version__, "python": platform.python_version()}
-    for mod in ("numpy", "matplotlib", "torch", "transformers"):
-        try:
-            m = __import__(mod)
-            out[mod] = str(getattr(m, "__version__", "?"))
-        except Exception:  # noqa: BLE001 - optional packages: absent or broken is just "not recorded"
-            continue
-    return out
-
-
-def run_metadata(
-    config: dict[str, Any], seed: int | None, data_files: Iterable[str | os.PathLike]
-) -> dict[str, Any]:
-    """Config, versions, seed and SHA-256 of every input file, for a results JSON."""
-    return {
-        "config": config,
-        "versions": versions(),
-        "seed": seed,
-        "data": {str(p): sha256_file(p) for p in data_files},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

@@ -1,20 +1,24 @@
 """PRMBench (Song et al., arXiv 2501.03124): step-level error detection in 9 categories.
 
-Protocol (methods.md A2, following the official ``prmtest_classified`` evaluator):
+Protocol (docs/methods.md#a2-prmbench), as the official code computes it (ssmisya/PRMBench:
+``mr_eval/tasks/prmtest_classified/task.py`` for the counts, and the results-table function
+``get_prmscore_from_current_res_dict`` for PRMScore):
 
 - Each instance is a *modified* solution; ``error_steps`` are **1-based**. A step is predicted
   valid when ``score > threshold`` (default 0.5; note ``>``, as in the official code).
 - Confusion counts over all steps of all instances, positive class = "step is correct":
   ``F1`` on the positive class, ``negative_f1`` on the error class, and
-  ``PRMScore = w_neg * negative_f1 + w_pos * F1``. **The weights 0.5/0.5 are unverified**
-  (commonly used; confirm in the paper before quoting a number as the paper's).
-- Per category (``classification``) the same from that category's counts. A category without
-  error steps (``multi_solutions``) has no negative F1 (``None``); its PRMScore is then ``None``.
+  ``PRMScore = 0.5 * negative_f1 + 0.5 * F1`` (overall and per class).
+- Per category (``classification``) the same from that category's counts, except
+  ``multi_solutions`` (no error steps): its PRMScore is ``F1`` alone.
+- ``redundency`` and ``circular`` instances read the model's separate redundancy labels when it
+  gives them (``meta["redundancy_labels"]``, one bool per step, True = redundant; a step is then
+  valid iff not redundant), else the step scores, as the official evaluator does.
 - Steps whose score is ``None`` are not counted (reported as ``n_unscored_steps``). The
-  unmodified originals are not evaluated (the official code uses them only for a similarity
-  statistic, not for the F1 totals).
+  unmodified originals are not evaluated (the official code counts them only in a separate
+  ``correct`` class that enters neither the totals nor PRMScore).
 
-Example (methods.md A2):
+Example (docs/methods.md#a2-prmbench):
     >>> c = confusion([0.9, 0.7, 0.3, 0.6, 0.2], labels_from_error_steps(5, [3, 4]))
     >>> c
     {'tp': 2, 'fn': 1, 'tn': 1, 'fp': 1}
@@ -47,8 +51,12 @@ CATEGORIES = {
     "multi_solutions": ("Sensitivity", "MS", "Multi-Solution Consistency"),
 }
 
-#: PRMScore weights (negative F1, F1): UNVERIFIED, see module docstring
+#: PRMScore weights (negative F1, F1), from the official code (see module docstring)
 DEFAULT_WEIGHTS = (0.5, 0.5)
+#: classes whose PRMScore is F1 alone (they have no error steps)
+F1_ONLY = frozenset({"multi_solutions"})
+#: classes that read the model's redundancy labels when it gives them
+REDUNDANCY_CLASSES = frozenset({"redundency", "circular"})
 
 
 def labels_from_error_steps(n_steps: int, error_steps: Sequence[int], strict: bool = True) -> list[float]:
@@ -168,12 +176,17 @@ def _f1(p_num: int, p_den: int, r_den: int) -> float | None:
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-def prm_scores(c: dict[str, int], weights: tuple[float, float] = DEFAULT_WEIGHTS) -> dict[str, Any]:
-    """``f1``, ``negative_f1`` and ``prmscore`` (fractions in [0, 1]) from confusion counts.
+def prm_scores(
+    c: dict[str, int], weights: tuple[float, float] = DEFAULT_WEIGHTS, f1_only: bool = False
+) -> dict[str, Any]:
+    """``f1``, ``negative_f1`` and ``prmscore`` (fractions in [0, 1]) from confusion counts;
+    ``f1_only``: PRMScore is F1 alone (the official rule for ``multi_solutions``).
 
     Example:
         >>> prm_scores({"tp": 3, "fn": 0, "tn": 0, "fp": 0})["negative_f1"] is None
         True
+        >>> prm_scores({"tp": 2, "fn": 1, "tn": 0, "fp": 0}, f1_only=True)["prmscore"]
+        0.8
     """
     f1 = _f1(c["tp"], c["tp"] + c["fp"], c["tp"] + c["fn"])
     if c["tp"] + c["fn"] > 0 and c["tp"] + c["fp"] == 0:
@@ -181,8 +194,24 @@ def prm_scores(c: dict[str, int], weights: tuple[float, float] = DEFAULT_WEIGHTS
     nf1 = _f1(c["tn"], c["tn"] + c["fn"], c["tn"] + c["fp"])
     if c["tn"] + c["fp"] > 0 and c["tn"] + c["fn"] == 0:
         nf1 = 0.0  # error steps exist but none predicted invalid
-    score = None if f1 is None or nf1 is None else weights[0] * nf1 + weights[1] * f1
+    if f1_only:
+        score = f1
+    else:
+        score = None if f1 is None or nf1 is None else weights[0] * nf1 + weights[1] * f1
     return {"f1": f1, "negative_f1": nf1, "prmscore": score, **c}
+
+
+def _validity_scores(r: Solution, cat: str) -> list[float | None]:
+    """Step scores, or for the redundancy classes 1/0 from the model's redundancy labels."""
+    red = r.meta.get("redundancy_labels")
+    if cat not in REDUNDANCY_CLASSES or red is None:
+        return list(r.scores or [])
+    if not isinstance(red, list) or len(red) != len(r.steps):
+        raise PrmkitError(
+            f"record '{r.id}': redundancy_labels must be one bool per step ({len(r.steps)})",
+            field="meta.redundancy_labels",
+        )
+    return [None if x is None else (0.0 if x else 1.0) for x in red]
 
 
 def evaluate_prmbench(
@@ -208,7 +237,7 @@ def evaluate_prmbench(
         if r.scores is None or r.labels is None:
             raise PrmkitError(f"record '{r.id}' needs scores and labels", field="scores")
         cat = str(r.meta.get("classification", "unknown"))
-        c = confusion(r.scores, r.labels, threshold)
+        c = confusion(_validity_scores(r, cat), r.labels, threshold)
         unscored += sum(1 for s in r.scores if s is None)
         for s, y in zip(r.scores, r.labels, strict=True):
             if s is not None and y is not None:
@@ -228,12 +257,13 @@ def evaluate_prmbench(
             "dimension": info[0],
             "abbr": info[1],
             "n_instances": n_cat[cat],
-            **prm_scores(per_cat[cat], weights),
+            **prm_scores(per_cat[cat], weights, f1_only=cat in F1_ONLY),
         }
     return {
         "benchmark": "prmbench",
         "threshold": threshold,
-        "weights": {"negative_f1": weights[0], "f1": weights[1], "verified": False},
+        "weights": {"negative_f1": weights[0], "f1": weights[1], "verified": weights == DEFAULT_WEIGHTS},
+        "f1_only_classes": sorted(F1_ONLY),
         "overall": {"n_instances": len(records), **prm_scores(total, weights)},
         "categories": cats,
         "n_unscored_steps": unscored,
@@ -256,7 +286,8 @@ def prmbench_markdown(result: dict[str, Any]) -> str:
         "## PRMBench",
         "",
         f"threshold: valid iff score > {result['threshold']}; PRMScore = "
-        f"{result['weights']['negative_f1']} * negative F1 + {result['weights']['f1']} * F1 (weights unverified)",
+        f"{result['weights']['negative_f1']} * negative F1 + {result['weights']['f1']} * F1 "
+        "(multi_solutions: F1 alone), as the official PRMBench code",
         "",
         "| category | n | F1 | negative F1 | PRMScore |",
         "|---|---|---|---|---|",

@@ -1,6 +1,6 @@
 """ProcessBench (Zheng et al., arXiv 2412.06559): find the first wrong step, or say there is none.
 
-Protocol (methods.md A1):
+Protocol (docs/methods.md#a1-processbench):
 
 - A PRM scores every step; the predicted index is the first step whose score is **below** the
   threshold ``tau`` (``p_t < tau``), ``-1`` when none is. ``None`` scores never count as errors.
@@ -36,7 +36,9 @@ from typing import Any
 
 from prmkit.errors import PrmkitError
 from prmkit.evaluate.common import default_data_root, fmt
+from prmkit.formats.processbench import processbench_to_solution as read_processbench_record
 from prmkit.records import (
+    META_SUBSET,
     Solution,
     check_step_values,
     first_error_of,
@@ -55,42 +57,23 @@ def processbench_to_solution(
     d: Any, subset: str, *, file: str | None = None, line: int | None = None
 ) -> Solution:
     """A ProcessBench record ``{id, generator, problem, steps, final_answer_correct, label}`` as a
-    canonical record: labels 1 before the first error, 0 at it, ``None`` after (unknown).
+    canonical record (read by the ``processbench`` format): labels 1 before the first error, 0 at
+    it, ``None`` after (unknown), so ``first_error`` is ``label``. ``meta["subset"]`` names the
+    subset; an optional ``scores`` list may stop before the last step (padded with ``None``).
 
     Example:
         >>> s = processbench_to_solution({"id": "gsm8k-0", "problem": "p", "steps": ["a", "b", "c"],
         ...                               "label": 1}, "gsm8k")
-        >>> s.labels, s.meta["label"], s.meta["subset"]
+        >>> s.labels, s.first_error, s.meta["subset"]
         ([1.0, 0.0, None], 1, 'gsm8k')
     """
     if not isinstance(d, dict):
         raise PrmkitError("expected a JSON object", file=file, line=line)
-    for key in ("id", "problem", "steps", "label"):
-        if key not in d:
-            raise PrmkitError("missing", file=file, line=line, field=key)
-    steps = d["steps"]
-    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
-        raise PrmkitError("must be a non-empty list of strings", file=file, line=line, field="steps")
-    label = d["label"]
-    if not isinstance(label, int) or isinstance(label, bool) or not -1 <= label < len(steps):
-        raise PrmkitError(
-            f"must be an int in [-1, {len(steps) - 1}], got {label!r}", file=file, line=line, field="label"
-        )
-    meta = {"subset": subset, "label": label}
-    for key in ("generator", "final_answer_correct"):
-        if key in d:
-            meta[key] = d[key]
-    scores = None
+    sol = read_processbench_record({k: v for k, v in d.items() if k != "scores"}, file, line)
+    sol.meta[META_SUBSET] = subset
     if d.get("scores") is not None:
-        scores = _partial_scores(d["scores"], len(steps), file, line)
-    return Solution(
-        id=str(d["id"]),
-        problem=str(d["problem"]),
-        steps=list(steps),
-        labels=labels_from_first_error(label, len(steps)),
-        scores=scores,
-        meta=meta,
-    )
+        sol.scores = _partial_scores(d["scores"], len(sol.steps), file, line)
+    return sol
 
 
 def load_processbench(
@@ -177,7 +160,7 @@ def read_scored(path: str | os.PathLike, subsets: Sequence[str] | None = None) -
                 "missing (a precomputed-score file needs scores)", file=str(p), line=n, field="scores"
             )
         meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-        subset = meta.get("subset") or str(obj.get("id", "")).split("-", 1)[0]
+        subset = meta.get(META_SUBSET) or str(obj.get("id", "")).split("-", 1)[0]
         if not subset:
             raise PrmkitError(
                 "cannot tell the subset (no meta.subset, no '<subset>-N' id)", file=str(p), line=n
@@ -190,17 +173,9 @@ def read_scored(path: str | os.PathLike, subsets: Sequence[str] | None = None) -
             d = dict(obj)
             d["scores"] = _partial_scores(obj["scores"], n_steps, str(p), n) if n_steps else obj["scores"]
             sol = Solution.from_dict(d, file=str(p), line=n)
-            label = meta.get("label")
-            if label is None:
-                if sol.labels is None:
-                    raise PrmkitError("no labels and no meta.label", file=str(p), line=n, field="labels")
-                label = sol.first_error
-            sol.meta = {**sol.meta, "label": int(label), "subset": subset}
-            if sol.labels is None:
-                try:
-                    sol.labels = labels_from_first_error(int(label), len(sol.steps))
-                except PrmkitError as e:
-                    raise e.located(file=str(p), line=n) from None
+            sol.meta = {k: v for k, v in sol.meta.items() if k != "label"}  # the labels hold it
+            sol.meta[META_SUBSET] = subset
+            _labels_from_meta_label(sol, meta.get("label"), str(p), n)
         out.setdefault(subset, []).append(sol)
     if not out:
         raise PrmkitError("no records", file=str(p))
@@ -210,6 +185,29 @@ def read_scored(path: str | os.PathLike, subsets: Sequence[str] | None = None) -
             raise PrmkitError(f"subsets {missing} not in the score file (has {sorted(out)})", file=str(p))
         out = {s: out[s] for s in subsets}
     return out
+
+
+def _labels_from_meta_label(sol: Solution, label: Any, file: str, line: int) -> None:
+    """A score file may give the first error as ``meta.label`` (ProcessBench's ``label``) instead of
+    ``labels``: turn it into labels; with both, they must agree."""
+    if label is None:
+        if sol.labels is None:
+            raise PrmkitError("no labels and no meta.label", file=file, line=line, field="labels")
+        return
+    if isinstance(label, bool) or not isinstance(label, int):
+        raise PrmkitError(f"must be an integer, got {label!r}", file=file, line=line, field="meta.label")
+    if sol.labels is None:
+        try:
+            sol.labels = labels_from_first_error(label, len(sol.steps))
+        except PrmkitError as e:
+            raise e.located(file=file, line=line) from None
+    elif sol.first_error != label:
+        raise PrmkitError(
+            f"{label} disagrees with the first error of labels ({sol.first_error})",
+            file=file,
+            line=line,
+            field="meta.label",
+        )
 
 
 def score_processbench(
@@ -326,7 +324,9 @@ def _items(recs: Sequence[Solution], file_hint: str = "") -> list[tuple[list[flo
     for r in recs:
         if r.scores is None:
             raise PrmkitError(f"record '{r.id}' has no scores{file_hint}", field="scores")
-        out.append((list(r.scores), int(r.meta["label"]) if "label" in r.meta else r.first_error))
+        if r.labels is None:
+            raise PrmkitError(f"record '{r.id}' has no labels (the first error){file_hint}", field="labels")
+        out.append((list(r.scores), r.first_error))
     return out
 
 
@@ -375,7 +375,8 @@ def evaluate_processbench(
     absent from ``data`` the tuned policy holds an ``error`` message instead.
 
     Example:
-        >>> recs = [Solution(id=f"gsm8k-{i}", problem="p", steps=["a", "b"], scores=s, meta={"label": y})
+        >>> recs = [Solution(id=f"gsm8k-{i}", problem="p", steps=["a", "b"], scores=s,
+        ...                  labels=labels_from_first_error(y, 2))
         ...         for i, (s, y) in enumerate([([0.9, 0.3], 1), ([0.8, 0.6], -1), ([0.2, 0.9], 0)])]
         >>> res = evaluate_processbench({"gsm8k": recs}, n_grid=101)
         >>> res["policies"]["fixed"]["average_f1"], res["policies"]["tuned"]["threshold"]
@@ -390,7 +391,7 @@ def evaluate_processbench(
             assert r.scores is not None
             if r.scores and r.scores[-1] is None:
                 n_partial += 1
-            y = int(r.meta.get("label", r.first_error))
+            y = r.first_error
             upto = len(r.steps) if y == -1 else y
             correct_scores += [v for v in r.scores[:upto] if v is not None]
             if y != -1 and r.scores[y] is not None:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prmkit.config import check_min
 from prmkit.errors import PrmkitError
+from prmkit.runs import run_metadata
 
 
 def _h(text: str) -> dict[str, str]:
@@ -44,47 +46,87 @@ class ProcessBenchConfig:
     )
     out: str = field(default="runs/eval/processbench", metadata=_h("output directory"))
 
+    def __post_init__(self) -> None:
+        check_min(self, 2, "n_grid")
+        check_min(self, 1, "batch_size", "limit")
+
 
 @dataclass
 class PRMBenchConfig:
-    prm: str | None = None
-    format: str | None = None
-    scores: str | None = None
-    data: str | None = None
-    pattern: str = "*.jsonl"
-    threshold: float = 0.5
-    weights: list[float] = field(default_factory=lambda: [0.5, 0.5])
-    batch_size: int = 16
-    limit: int | None = None
-    out: str = "runs/eval/prmbench"
+    prm: str | None = field(default=None, metadata=_h("PRM checkpoint path (scored with --format)"))
+    format: str | None = field(default=None, metadata=_h("scorer family; default: prmkit.json"))
+    scores: str | None = field(
+        default=None, metadata=_h("precomputed canonical records with scores, labels, meta.classification")
+    )
+    data: str | None = field(default=None, metadata=_h("directory of PRMBench *.jsonl files"))
+    pattern: str = field(default="*.jsonl", metadata=_h("file glob inside --data"))
+    threshold: float = field(default=0.5, metadata=_h("a step is valid iff its score > threshold"))
+    weights: list[float] = field(
+        default_factory=lambda: [0.5, 0.5],
+        metadata={
+            "help": "negative-F1 and F1 weights of PRMScore (repeat; unverified default)",
+            "flag": "--weight",
+        },
+    )
+    batch_size: int = field(default=16, metadata=_h("scoring batch size"))
+    limit: int | None = field(default=None, metadata=_h("N evenly spaced instances (smoke runs; recorded)"))
+    out: str = field(default="runs/eval/prmbench", metadata=_h("output directory"))
+
+    def __post_init__(self) -> None:
+        check_min(self, 1, "batch_size", "limit")
+        if len(self.weights) != 2 or min(self.weights) < 0:
+            raise PrmkitError(f"must be two weights >= 0, got {self.weights}", field="weights")
 
 
 @dataclass
 class BonConfig:
-    pool: str = ""
-    prm: str | None = None
-    format: str | None = None
-    aggregations: list[str] = field(default_factory=lambda: ["min", "prod", "last", "mean", "geometric"])
-    rules: list[str] = field(
-        default_factory=lambda: ["best_of_n", "majority", "weighted_vote", "hmrv", "wrfv"]
+    pool: str = field(default="", metadata=_h("pool JSONL (Qwen2.5-Math eval format or canonical records)"))
+    prm: str | None = field(default=None, metadata=_h("re-score the pool with this PRM"))
+    format: str | None = field(default=None, metadata=_h("scorer family for --prm; default: prmkit.json"))
+    aggregations: list[str] = field(
+        default_factory=lambda: ["min", "prod", "last", "mean", "geometric"],
+        metadata={"help": "step aggregations (repeat or comma-separate)", "flag": "--agg"},
     )
-    ns: list[int] | None = None
-    seeds: int = 10
-    transform: str = "auto"
-    none: str = "skip"
-    hmrv_tau: float = 0.5
-    wrfv_w: float = 0.5
-    batch_size: int = 16
-    out: str = "runs/eval/bon"
+    rules: list[str] = field(
+        default_factory=lambda: ["best_of_n", "majority", "weighted_vote", "hmrv", "wrfv"],
+        metadata={"help": "answer rules (repeat or comma-separate)", "flag": "--rule"},
+    )
+    ns: list[int] | None = field(
+        default=None, metadata={"help": "N values (repeat; default 1, 2, 4, ..., N_max)", "flag": "--n"}
+    )
+    seeds: int = field(default=10, metadata=_h("random subsets per N"))
+    transform: str = field(
+        default="auto", metadata=_h("auto | none | sigmoid (auto: sigmoid if a score is outside [0, 1])")
+    )
+    none: str = field(default="skip", metadata=_h("None step scores: skip | error | a number"))
+    hmrv_tau: float = field(default=0.5, metadata=_h("HMRV consensus threshold (unverified default)"))
+    wrfv_w: float = field(default=0.5, metadata=_h("WRFV reward weight (unverified default)"))
+    batch_size: int = field(default=16, metadata=_h("scoring batch size"))
+    out: str = field(default="runs/eval/bon", metadata=_h("output directory"))
+
+    def __post_init__(self) -> None:
+        check_min(self, 1, "seeds", "batch_size")
+        if self.ns is not None and (not self.ns or min(self.ns) < 1):
+            raise PrmkitError(f"N values must be >= 1, got {self.ns}", field="ns")
 
 
 @dataclass
 class CalibrationConfig:
-    scores: str = ""
-    n_bins: int = 10
-    fit_quantiles: str | None = None
-    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
-    out: str = "runs/eval/calibration"
+    scores: str = field(default="", metadata=_h("canonical records with scores and labels"))
+    n_bins: int = field(default=10, metadata=_h("equal-width bins"))
+    fit_quantiles: str | None = field(
+        default=None, metadata=_h("fit a quantile calibrator and write it here (JSON)")
+    )
+    quantiles: list[float] = field(
+        default_factory=lambda: [0.1, 0.5, 0.9],
+        metadata={"help": "quantile levels (repeat)", "flag": "--quantile"},
+    )
+    out: str = field(default="runs/eval/calibration", metadata=_h("output directory"))
+
+    def __post_init__(self) -> None:
+        check_min(self, 1, "n_bins")
+        if not self.quantiles or not all(0 < q < 1 for q in self.quantiles):
+            raise PrmkitError(f"quantile levels must be in (0, 1), got {self.quantiles}", field="quantiles")
 
 
 @dataclass
@@ -95,12 +137,6 @@ class EvalOutcome:
     markdown: str
     results_path: Path
     report_path: Path
-
-
-def _config_dict(cfg: Any) -> dict[str, Any]:
-    from prmkit.config import config_to_dict
-
-    return config_to_dict(cfg)
 
 
 def _scorer(cfg: Any) -> Any:
@@ -131,10 +167,10 @@ def _source_check(cfg: Any) -> None:
 def _finish(
     result: dict[str, Any], markdown: str, cfg: Any, files: list[Path], seed: int | None, title: str
 ) -> EvalOutcome:
-    from prmkit.evaluate.common import run_metadata, write_json
+    from prmkit.evaluate.common import write_json
     from prmkit.evaluate.report import build_report, sections_for
 
-    meta = run_metadata(_config_dict(cfg), seed, files)
+    meta = run_metadata(cfg, seed=seed, data_files=files)
     out = Path(cfg.out)
     rp = write_json(out / "results.json", {"meta": meta, "results": result})
     hp = out / "report.html"

@@ -144,12 +144,15 @@ def detect_format(path: str | os.PathLike) -> str:
 class ConvertConfig:
     """Options of ``prmkit convert`` (and :func:`convert`)."""
 
-    input: str = field(default="", metadata={"help": "Input file."})
+    input: str = field(default="", metadata={"help": "Input file.", "positional": True})
     output: str = field(
-        default="", metadata={"help": "Output file (.jsonl, .json or .parquet for canonical)."}
+        default="",
+        metadata={"help": "Output file (.jsonl, .json or .parquet for canonical).", "positional": True},
     )
-    from_format: str | None = field(default=None, metadata={"help": "Input format (detected when omitted)."})
-    to_format: str = field(default="canonical", metadata={"help": "Output format."})
+    from_format: str | None = field(
+        default=None, metadata={"help": "Input format (detected when omitted).", "flag": "--from"}
+    )
+    to_format: str = field(default="canonical", metadata={"help": "Output format.", "flag": "--to"})
     map: str | None = field(
         default=None, metadata={"help": "Field mapping for format 'map': problem=q,steps=s"}
     )
@@ -246,8 +249,10 @@ def convert(cfg: ConvertConfig) -> ConvertResult:
 class InspectConfig:
     """Options of ``prmkit inspect``."""
 
-    path: str = field(default="", metadata={"help": "File to inspect."})
-    format: str | None = field(default=None, metadata={"help": "Its format (detected when omitted)."})
+    path: str = field(default="", metadata={"help": "File to inspect.", "positional": True})
+    format: str | None = field(
+        default=None, metadata={"help": "Its format (detected when omitted).", "aliases": ["-f"]}
+    )
     map: str | None = field(default=None, metadata={"help": "Field mapping for format 'map'."})
     split: str | None = field(default=None, metadata={"help": "Step preset for string steps (format 'map')."})
     neutral: str | None = field(default=None, metadata={"help": "PRM800K rating 0 policy."})

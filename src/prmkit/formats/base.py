@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -20,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.records import Rejects, Solution, iter_json_lines, write_json_array
+from prmkit.records import (  # noqa: F401 - require_obj, req_str, opt_str: the record field checks
+    Rejects,
+    Solution,
+    iter_json_lines,
+    opt_str,
+    req_str,
+    require_obj,
+    write_json_array,
+)
 from prmkit.registry import Registry
 
 Reader = Callable[..., Iterator[Solution]]
@@ -89,48 +98,9 @@ def read_objects(
         rejects.add(err, raw)
 
 
-def require_obj(d: Any, file: str, line: int, field: str | None = None) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise PrmkitError(
-            f"expected a JSON object, got {type(d).__name__}", file=file, line=line, field=field
-        )
-    return d
-
-
-def req_str(
-    d: dict, key: str, file: str, line: int, *, field: str | None = None, allow_int: bool = False
-) -> str:
-    """A required string field (ints accepted as ids when ``allow_int``)."""
-    name = field or key
-    if key not in d or d[key] is None:
-        raise PrmkitError("missing", file=file, line=line, field=name)
-    v = d[key]
-    if allow_int and isinstance(v, int) and not isinstance(v, bool):
-        return str(v)
-    if not isinstance(v, str):
-        raise PrmkitError(f"must be a string, got {type(v).__name__}", file=file, line=line, field=name)
-    return v
-
-
-def opt_str(d: dict, key: str, file: str, line: int, *, field: str | None = None) -> str | None:
-    """An optional string (finite numbers are turned into strings, e.g. answers)."""
-    v = d.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        raise PrmkitError("must be a string, got bool", file=file, line=line, field=field or key)
-    if isinstance(v, int | float):
-        if isinstance(v, float) and not math.isfinite(v):
-            raise PrmkitError("must be a finite number or a string", file=file, line=line, field=field or key)
-        return str(v)
-    if not isinstance(v, str):
-        raise PrmkitError(
-            f"must be a string, got {type(v).__name__}", file=file, line=line, field=field or key
-        )
-    return v
-
-
-def req_str_list(d: dict, key: str, file: str, line: int, *, field: str | None = None) -> list[str]:
+def req_str_list(
+    d: dict, key: str, file: str | None, line: int | None, *, field: str | None = None
+) -> list[str]:
     """A required, non-empty list of strings (a step list)."""
     name = field or key
     v = d.get(key)
@@ -143,7 +113,7 @@ def req_str_list(d: dict, key: str, file: str, line: int, *, field: str | None =
     return list(v)
 
 
-def req_int(d: dict, key: str, file: str, line: int, *, field: str | None = None) -> int:
+def req_int(d: dict, key: str, file: str | None, line: int | None, *, field: str | None = None) -> int:
     name = field or key
     v = d.get(key)
     if v is None:
@@ -153,7 +123,7 @@ def req_int(d: dict, key: str, file: str, line: int, *, field: str | None = None
     return v
 
 
-def req_value(v: Any, file: str, line: int, field: str) -> float:
+def req_value(v: Any, file: str | None, line: int | None, field: str) -> float:
     """A finite number in [0, 1] (a Monte Carlo value, a probability)."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise PrmkitError(f"must be a number, got {type(v).__name__}", file=file, line=line, field=field)
@@ -165,7 +135,7 @@ def req_value(v: Any, file: str, line: int, field: str) -> float:
     return fv
 
 
-def make_solution(file: str, line: int, **fields: Any) -> Solution:
+def make_solution(file: str | None, line: int | None, **fields: Any) -> Solution:
     """Build a :class:`Solution` through the canonical validator (steps, label ranges, NaN)."""
     d = {k: v for k, v in fields.items() if v is not None}
     d.setdefault("meta", {})
@@ -177,7 +147,63 @@ def default_id(file: str, line: int) -> str:
     return f"{Path(file).stem}-{line}"
 
 
+def row_id(d: dict, file: str, line: int) -> str:
+    """A row's ``id`` (an int is accepted), or :func:`default_id` when it has none.
+
+    Example:
+        >>> row_id({"id": 7}, "data/x.jsonl", 3), row_id({}, "data/x.jsonl", 3)
+        ('7', 'x-3')
+    """
+    return req_str(d, "id", file, line, allow_int=True) if d.get("id") is not None else default_id(file, line)
+
+
+def other_fields(d: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The entries of ``d`` whose key is not one of ``keys``: a row's extra columns become
+    ``meta`` when reading, and ``meta`` entries become extra columns when writing.
+
+    Example:
+        >>> other_fields({"id": 1, "prompt": "p", "source": "s"}, ("id", "prompt"))
+        {'source': 's'}
+    """
+    known = set(keys)
+    return {k: v for k, v in d.items() if k not in known}
+
+
+def row_reader(parse: Callable[..., Iterable[Solution]]) -> Reader:
+    """The reader of a format held as one JSON object per row (JSONL or a ``.json`` array).
+
+    ``parse(obj, file, line, **options)`` gives the solutions of one row; the reader's keyword
+    options (the format's ``read_options``) are passed on to it.
+
+    Example:
+        >>> read = row_reader(lambda d, file, line: [Solution(id=d["id"], problem="p", steps=["s"])])
+        >>> import tempfile, os
+        >>> f = os.path.join(tempfile.mkdtemp(), "a.jsonl"); _ = open(f, "w").write('{"id": "a"}\\n')
+        >>> [s.id for s in read(f)]
+        ['a']
+    """
+
+    def read(
+        path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None, **options: Any
+    ) -> Iterator[Solution]:
+        one = functools.partial(parse, **options) if options else parse
+        return read_objects(path, one, skip_invalid=skip_invalid, rejects=rejects)
+
+    return read
+
+
 # ---------------------------------------------------------------- writing helpers
+
+
+def row_writer(to_row: Callable[..., dict[str, Any]]) -> Writer:
+    """The writer of a format held as one JSON object per record: ``to_row(record, **options)``
+    gives the row; the writer's keyword options (the format's ``write_options``) go to it.
+    JSONL, or one JSON array when the path ends in ``.json``; returns the number of rows."""
+
+    def write(path: str | os.PathLike, records: Iterable[Solution], **options: Any) -> int:
+        return write_rows(path, (to_row(r, **options) for r in records))
+
+    return write
 
 
 def write_rows(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
@@ -199,19 +225,21 @@ def known_labels(rec: Solution, unknown: str, fmt: str) -> tuple[list[str], list
 
     ``unknown="error"`` refuses them; ``"truncate"`` keeps the steps before the first ``None``
     (ProcessBench labels ``[1, 0, None]`` become ``[1, 0]``: the steps after the first error).
+    Errors name the record.
     """
-    if rec.labels is None:
-        raise PrmkitError(f"record has no labels; {fmt} needs one per step", field="labels")
     if unknown not in ("error", "truncate"):
         raise PrmkitError(f"unknown must be 'error' or 'truncate', got {unknown!r}", field="unknown")
+    if rec.labels is None:
+        raise record_error(rec, f"has no labels; {fmt} needs one per step", "labels")
     if None not in rec.labels:
         return list(rec.steps), [float(v) for v in rec.labels]  # type: ignore[arg-type]
     k = rec.labels.index(None)
     if unknown == "error" or k == 0:
-        raise PrmkitError(
-            f"record '{rec.id}' has unknown labels (null) that {fmt} cannot hold; "
+        raise record_error(
+            rec,
+            f"has unknown labels (null) that {fmt} cannot hold; "
             "use unknown='truncate' (--unknown truncate) to drop the steps from the first unknown one",
-            field="labels",
+            "labels",
         )
     return list(rec.steps[:k]), [float(v) for v in rec.labels[:k]]  # type: ignore[arg-type]
 

@@ -17,24 +17,23 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prmkit.errors import PrmkitError
 from prmkit.formats.base import (
     Format,
-    default_id,
     known_labels,
     make_solution,
-    read_objects,
+    other_fields,
     register_format,
     req_str,
     require_obj,
-    write_rows,
+    row_id,
+    row_reader,
+    row_writer,
 )
-from prmkit.records import Rejects, Solution
+from prmkit.records import Solution
 
 TAG = "ки"
 _FIRST_STEP = re.compile(r"\s*Step\s*1\s*[:.]")
@@ -77,47 +76,30 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
             raise PrmkitError(
                 "does not match 'input' after the last tag", file=file, line=line, field="label"
             )
-    sid = req_str(d, "id", file, line, allow_int=True) if d.get("id") is not None else default_id(file, line)
-    meta = {k: v for k, v in d.items() if k not in _KEYS}
+    sid = row_id(d, file, line)
+    meta = other_fields(d, _KEYS)
     return [make_solution(file, line, id=sid, problem=problem.strip(), steps=steps, labels=labels, meta=meta)]
-
-
-def read_math_shepherd(
-    path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None
-) -> Iterator[Solution]:
-    """Stream Math-Shepherd rows as canonical solutions (hard labels from ``+``/``-``)."""
-    return read_objects(path, _parse, skip_invalid=skip_invalid, rejects=rejects)
 
 
 def to_math_shepherd(rec: Solution, unknown: str = "error") -> dict[str, Any]:
     """One record as a Math-Shepherd row (``input``/``label`` with tags)."""
-    try:
-        steps, labels = known_labels(rec, unknown, "Math-Shepherd")
-    except PrmkitError as e:
-        raise PrmkitError(f"record '{rec.id}': {e.message}", field=e.field) from None
+    steps, labels = known_labels(rec, unknown, "Math-Shepherd")
     for s in [rec.problem, *steps]:
         if TAG in s:
             raise PrmkitError(f"record '{rec.id}': text contains the step tag '{TAG}'", field="steps")
     body = " " + "\n".join(s + " " + TAG for s in steps)
     marks = " " + "\n".join(s + " " + ("+" if v >= 0.5 else "-") for s, v in zip(steps, labels, strict=True))
     out: dict[str, Any] = {"id": rec.id, "input": rec.problem + body, "label": rec.problem + marks}
-    for k, v in rec.meta.items():
-        if k not in _KEYS:
-            out[k] = v
+    out.update(other_fields(rec.meta, _KEYS))
     return out
-
-
-def write_math_shepherd(path: str | os.PathLike, records: Iterable[Solution], unknown: str = "error") -> int:
-    """Write Math-Shepherd rows as JSONL (or a ``.json`` array)."""
-    return write_rows(path, (to_math_shepherd(r, unknown) for r in records))
 
 
 register_format(
     Format(
         name="math-shepherd",
         description="Math-Shepherd {input with 'ки' step tags, label with +/-}",
-        read=read_math_shepherd,
-        write=write_math_shepherd,
+        read=row_reader(_parse),
+        write=row_writer(to_math_shepherd),
         write_options=("unknown",),
     )
 )

@@ -35,14 +35,15 @@ from prmkit.formats.base import (
     Format,
     make_solution,
     opt_str,
-    read_objects,
+    other_fields,
     register_format,
     req_str,
     req_value,
     require_obj,
+    row_reader,
     write_rows,
 )
-from prmkit.records import Rejects, Solution
+from prmkit.records import META_PROBLEM_ID, Solution
 
 _KEYS = ("question", "final_answer", "reasoning_steps", "question_id")
 
@@ -94,7 +95,7 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
         parent.append(par)
     roots = [[i, values[i]] for i, p in enumerate(prefixes) if p == question]
     base = str(qid) if qid is not None else f"{file.rsplit('/', 1)[-1].rsplit('.', 1)[0]}-{line}"
-    extra = {k: v for k, v in d.items() if k not in _KEYS}
+    extra = other_fields(d, _KEYS)
     out: list[Solution] = []
     for i, p in enumerate(prefixes):
         if p == question:
@@ -128,7 +129,7 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
                 steps=steps,
                 reference_answer=ref,
                 labels=labels,
-                meta={"omegaprm": info, "problem_id": base},
+                meta={"omegaprm": info, META_PROBLEM_ID: base},
             )
         )
     if not out:
@@ -136,13 +137,6 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
             "no solution prefix beyond the question itself", file=file, line=line, field="reasoning_steps"
         )
     return out
-
-
-def read_omegaprm(
-    path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None
-) -> Iterator[Solution]:
-    """Stream OmegaPRM / Math-APS prefix trees as canonical solutions (one per prefix)."""
-    return read_objects(path, _parse, skip_invalid=skip_invalid, rejects=rejects)
 
 
 def _group_key(rec: Solution) -> tuple[Any, str]:
@@ -211,7 +205,7 @@ register_format(
     Format(
         name="omegaprm",
         description="OmegaPRM / Math-APS {question, reasoning_steps: [{solution_prefix, mc_value}]}",
-        read=read_omegaprm,
+        read=row_reader(_parse),
         write=write_omegaprm,
     )
 )

@@ -30,7 +30,6 @@ from typing import Any
 from prmkit.errors import PrmkitError
 from prmkit.formats.base import (
     Format,
-    default_id,
     make_solution,
     opt_str,
     read_objects,
@@ -38,6 +37,7 @@ from prmkit.formats.base import (
     register_format,
     req_str,
     require_obj,
+    row_id,
     write_rows,
 )
 from prmkit.records import Rejects, Solution
@@ -146,7 +146,7 @@ def _parse(obj: Any, file: str, line: int, neutral: str = "positive") -> list[So
     extra_q = {k: v for k, v in q.items() if k not in ("problem", "ground_truth_answer")}
     if extra_q:
         info["question"] = extra_q
-    sid = req_str(d, "id", file, line, allow_int=True) if d.get("id") is not None else default_id(file, line)
+    sid = row_id(d, file, line)
     return [
         make_solution(
             file,

@@ -32,7 +32,7 @@ from prmkit.formats.base import (
     require_obj,
     write_rows,
 )
-from prmkit.records import Rejects, Solution
+from prmkit.records import META_PROBLEM_ID, Rejects, Solution
 
 _ORDER = (
     "original_question",
@@ -89,7 +89,7 @@ def _parse(obj: Any, file: str, line: int, original: bool = False) -> list[Solut
                 problem=oq,
                 steps=osteps,
                 labels=[1.0] * len(osteps),
-                meta={"prmbench_role": "original", "problem_id": idx},
+                meta={"prmbench_role": "original", META_PROBLEM_ID: idx},
             )
         )
     return out

@@ -12,24 +12,23 @@ Example:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prmkit.errors import PrmkitError
 from prmkit.formats.base import (
     Format,
-    default_id,
     known_labels,
     make_solution,
-    read_objects,
+    other_fields,
     register_format,
     req_str,
     req_str_list,
     require_obj,
-    write_rows,
+    row_id,
+    row_reader,
+    row_writer,
 )
-from prmkit.records import Rejects, Solution, check_step_values
+from prmkit.records import Solution, check_step_values
 
 _KEYS = ("id", "prompt", "completions", "labels")
 
@@ -41,43 +40,26 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
     if d.get("labels") is None:
         raise PrmkitError("missing", file=file, line=line, field="labels")
     labels = check_step_values(d["labels"], len(steps), name="labels", file=file, line=line)
-    sid = req_str(d, "id", file, line, allow_int=True) if d.get("id") is not None else default_id(file, line)
-    meta = {k: v for k, v in d.items() if k not in _KEYS}
+    sid = row_id(d, file, line)
+    meta = other_fields(d, _KEYS)
     return [make_solution(file, line, id=sid, problem=prompt, steps=steps, labels=labels, meta=meta)]
-
-
-def read_trl(
-    path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None
-) -> Iterator[Solution]:
-    """Stream TRL stepwise-supervision rows as canonical solutions."""
-    return read_objects(path, _parse, skip_invalid=skip_invalid, rejects=rejects)
 
 
 def to_trl(rec: Solution, unknown: str = "error") -> dict[str, Any]:
     """One record as a TRL row: hard labels become booleans, soft ones stay floats."""
-    try:
-        steps, labels = known_labels(rec, unknown, "TRL")
-    except PrmkitError as e:
-        raise PrmkitError(f"record '{rec.id}': {e.message}", field=e.field) from None
+    steps, labels = known_labels(rec, unknown, "TRL")
     out: dict[str, Any] = {"id": rec.id, "prompt": rec.problem, "completions": steps}
     out["labels"] = [bool(v) if v in (0.0, 1.0) else v for v in labels]
-    for k, v in rec.meta.items():
-        if k not in _KEYS:
-            out[k] = v
+    out.update(other_fields(rec.meta, _KEYS))
     return out
-
-
-def write_trl(path: str | os.PathLike, records: Iterable[Solution], unknown: str = "error") -> int:
-    """Write TRL rows as JSONL (or a ``.json`` array)."""
-    return write_rows(path, (to_trl(r, unknown) for r in records))
 
 
 register_format(
     Format(
         name="trl",
         description="TRL stepwise supervision {prompt, completions, labels}",
-        read=read_trl,
-        write=write_trl,
+        read=row_reader(_parse),
+        write=row_writer(to_trl),
         write_options=("unknown",),
     )
 )

@@ -24,16 +24,16 @@ from typing import Any
 from prmkit.errors import PrmkitError
 from prmkit.formats.base import (
     Format,
-    default_id,
     make_solution,
-    read_objects,
     register_format,
     req_str,
     req_str_list,
     require_obj,
+    row_id,
+    row_reader,
     write_rows,
 )
-from prmkit.records import Rejects, Solution
+from prmkit.records import META_PROBLEM_ID, Solution
 
 
 def _parse(obj: Any, file: str, line: int) -> list[Solution]:
@@ -47,7 +47,7 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
     chains = d.get("chain_of_thoughts")
     if not isinstance(chains, list) or not chains:
         raise PrmkitError("must be a non-empty list", file=file, line=line, field="chain_of_thoughts")
-    base = req_str(d, "id", file, line, allow_int=True) if d.get("id") is not None else default_id(file, line)
+    base = row_id(d, file, line)
     item = {k: v for k, v in d.items() if k not in ("id", "question", "chain_of_thoughts")}
     out = []
     for k, c in enumerate(chains):
@@ -82,17 +82,10 @@ def _parse(obj: Any, file: str, line: int) -> list[Solution]:
                 steps=steps,
                 reference_answer=extract_answer(ref_solution) if ref_solution else None,
                 labels=labels,
-                meta={"versaprm": info, "problem_id": base},
+                meta={"versaprm": info, META_PROBLEM_ID: base},
             )
         )
     return out
-
-
-def read_versaprm(
-    path: str | os.PathLike, *, skip_invalid: bool = False, rejects: Rejects | None = None
-) -> Iterator[Solution]:
-    """Stream VersaPRM-style questions as one canonical record per chain of thought."""
-    return read_objects(path, _parse, skip_invalid=skip_invalid, rejects=rejects)
 
 
 def _item(group: list[Solution]) -> dict[str, Any]:
@@ -152,7 +145,7 @@ register_format(
     Format(
         name="versaprm",
         description="VersaPRM / PRM800K-derived {question, answer, chain_of_thoughts: [{steps, labels}]}",
-        read=read_versaprm,
+        read=row_reader(_parse),
         write=write_versaprm,
     )
 )

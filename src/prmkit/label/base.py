@@ -1,4 +1,4 @@
-"""Labeller interface, registry, deterministic rollouts with a prefix-value cache, and grading.
+"""Labeller interface, registry, deterministic rollouts with a prefix-value cache, and the grader.
 
 A labeller turns one :class:`~prmkit.records.Solution` (plus its :class:`~prmkit.records.Problem`)
 into step labels. Rollout-based labellers draw continuations of step prefixes from a
@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prmkit.errors import PrmkitError
+from prmkit.grading import is_equivalent, solution_answer
 from prmkit.records import Problem, Solution, StepValues
 from prmkit.registry import Registry
+from prmkit.runs import derive_seed
 
 # ---------------------------------------------------------------- results
 
@@ -38,7 +39,7 @@ class LabelOutcome:
     """What a labeller returns for one solution.
 
     ``labels`` has one value per step (``None`` = unknown); ``meta`` goes to the record's
-    ``meta["label"]``; ``dropped`` is a reason when the solution must not be used (consensus
+    ``meta["labelling"]``; ``dropped`` is a reason when the solution must not be used (consensus
     disagreement, SCAN filters): dropped solutions are written and counted, never silently lost.
     """
 
@@ -77,8 +78,7 @@ def make_labeller(name: str, **options: Any) -> Labeller:
         >>> make_labeller("mc", n=4).n
         4
     """
-    import prmkit.label  # noqa: F401 - registers the built-in labellers
-
+    # importing any prmkit.label module runs prmkit/label/__init__.py first, which registers them
     cls = LABELLERS.get(name)
     try:
         return cls(**options)
@@ -89,91 +89,31 @@ def make_labeller(name: str, **options: Any) -> Labeller:
 # ---------------------------------------------------------------- grading
 
 
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_ANSWER_IS = re.compile(r"answer is\s*:?\s*\$?([^\n$]+?)\$?\s*\.?\s*$", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
-
-
-def _fallback_extract(text: str) -> str | None:
-    m = _BOXED.findall(text)
-    if m:
-        return m[-1].strip()
-    for line in reversed(text.strip().splitlines()):
-        mm = _ANSWER_IS.search(line.strip())
-        if mm:
-            return mm.group(1).strip()
-    nums = _NUMBER.findall(text)
-    return nums[-1] if nums else None
-
-
-def _fallback_equiv(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return False
-    na, nb = a.strip().rstrip(".").replace(",", ""), b.strip().rstrip(".").replace(",", "")
-    if na == nb:
-        return True
-    try:
-        from fractions import Fraction
-
-        return Fraction(na) == Fraction(nb)
-    except (ValueError, ZeroDivisionError):
-        return False
-
-
-def grading_functions() -> tuple[Callable[[str], str | None], Callable[[str | None, str | None], bool]]:
-    """``(extract_answer, is_equivalent)`` from :mod:`prmkit.grading`, or a simple local fallback.
+class Grader:
+    """Decides whether a finished rollout (prefix + continuation) reaches the reference answer,
+    with the one grading API of :mod:`prmkit.grading` (the one search and best-of-N use).
 
     Example:
-        >>> extract, equiv = grading_functions()
-        >>> equiv(extract("3 + 4 = 7. The answer is 7."), "7")
+        >>> g = Grader()
+        >>> g.is_correct(g.answer_of(["3 + 4 = 7.", "The answer is 7."]), "7")
         True
+        >>> g.answer_of(["3 + 4 = 7."], {"answer": "7"}), g.is_correct("7", None)
+        ('7', False)
     """
-    try:
-        from prmkit import grading  # type: ignore[attr-defined]
-
-        return grading.extract_answer, grading.is_equivalent  # type: ignore[return-value]
-    except (ImportError, AttributeError):
-        return _fallback_extract, _fallback_equiv
-
-
-class Grader:
-    """Decides whether a finished rollout (prefix + continuation) reaches the reference answer."""
-
-    def __init__(self) -> None:
-        self._extract, self._equiv = grading_functions()
 
     def answer_of(self, steps: Sequence[str], meta: dict[str, Any] | None = None) -> str | None:
-        """The final answer: ``meta["answer"]`` when the policy reports one, else extracted."""
+        """The final answer: ``meta["answer"]`` when the policy reports one, else
+        :func:`prmkit.grading.solution_answer`."""
         if meta and meta.get("answer") is not None:
             return str(meta["answer"])
-        if not steps:
-            return None
-        ans = self._extract(steps[-1])
-        if ans is None and len(steps) > 1:
-            ans = self._extract("\n".join(steps))
-        return ans
+        return solution_answer(steps)
 
     def is_correct(self, answer: str | None, reference: str | None) -> bool:
-        if answer is None or reference is None:
-            return False
-        try:
-            return bool(self._equiv(answer, reference))
-        except Exception:  # a grader failure on odd text counts as a wrong answer, not a crash
-            return False
+        """:func:`prmkit.grading.is_equivalent` (no reference counts as not correct)."""
+        return is_equivalent(answer, reference)
 
 
 # ---------------------------------------------------------------- seeds and rollouts
-
-
-def derive_seed(*parts: Any) -> int:
-    """A 31-bit seed from any parts (stable across processes, unlike ``hash``).
-
-    Example:
-        >>> derive_seed(0, "a", 1) != derive_seed(0, "a", 2)
-        True
-    """
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
 
 
 def _prefix_key(prefix: Sequence[str]) -> str:

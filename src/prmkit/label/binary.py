@@ -1,4 +1,4 @@
-"""Binary search for the first error (OmegaPRM divide and conquer, methods.md C2).
+"""Binary search for the first error (OmegaPRM divide and conquer, docs/methods.md#c2-binary-search-omegaprm).
 
 A solution whose final answer is wrong has a first error somewhere; with ``lo`` = a prefix known
 to be solvable (``MC > 0``; the empty prefix is assumed so) and ``hi`` = a prefix known to be

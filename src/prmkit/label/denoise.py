@@ -1,4 +1,4 @@
-"""SCAN-style denoising of Monte Carlo labels (methods.md C4).
+"""SCAN-style denoising of Monte Carlo labels (docs/methods.md#c4-scan-denoising).
 
 Two transforms on top of a sequential MC labelling (``mc`` with ``early_stop=True``):
 

@@ -1,4 +1,4 @@
-"""Judge labels (an LLM critic behind the ``judge`` scorer) and consensus filtering (methods.md C3).
+"""Judge labels (an LLM critic behind the ``judge`` scorer) and consensus filtering (docs/methods.md#c3-judge-and-consensus).
 
 ``judge``: the scorer's step scores are read as "step correct" probabilities; the first step
 scoring below ``threshold`` is the first error; labels are 1 before it, 0 at it, unknown (or 0)

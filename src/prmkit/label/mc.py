@@ -1,4 +1,4 @@
-"""Math-Shepherd Monte Carlo labelling (methods.md C1), with optional sequential early stop (C4).
+"""Math-Shepherd Monte Carlo labelling (docs/methods.md#c1-monte-carlo-labels), with optional sequential early stop (docs/methods.md#c4-scan-denoising).
 
 For every step ``t`` the prefix ``s_1..s_t`` is completed ``n`` times; the step's value is the
 fraction of completions reaching the reference answer. Hard label: ``value > threshold`` (HE,

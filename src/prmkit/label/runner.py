@@ -22,17 +22,17 @@ Example:
 from __future__ import annotations
 
 import glob
-import hashlib
 import importlib
 import inspect
 import json
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import prmkit.worlds  # noqa: F401 - registers the world's 'arith' policy (the default)
+from prmkit.config import check_choice, check_min, check_range
 from prmkit.errors import PrmkitError
 from prmkit.label.base import (
     LABELLERS,
@@ -40,43 +40,85 @@ from prmkit.label.base import (
     LabelContext,
     Labeller,
     LabelOutcome,
-    derive_seed,
     make_labeller,
     solution_answer_correct,
 )
-from prmkit.records import Problem, Solution, first_error_of, iter_json_lines
+from prmkit.locks import RunLock
+from prmkit.records import (
+    META_LABELLING,
+    META_PROBLEM_ID,
+    Problem,
+    Solution,
+    first_error_of,
+    iter_json_lines,
+)
+from prmkit.runs import derive_seed, sha256_file, versions
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 SHARDS = "shards"
 FORMAT = "prmkit-label/1"
+#: what ``None`` means for the optional counts of :class:`LabelConfig`
+DEFAULT_SAMPLES_PER_PROBLEM = 4
+DEFAULT_SCAN_SAMPLES = 32
+DEFAULT_SCAN_MIN_CONFIDENCE = 0.75
 
 
 @dataclass
 class LabelConfig:
     """Options of ``prmkit label`` (and of :func:`run_labelling`)."""
 
-    input: str = field(default="", metadata={"help": "Canonical solutions or problems (JSONL)."})
+    input: str = field(
+        default="", metadata={"help": "Canonical solutions or problems (JSONL).", "flag": "--in"}
+    )
     out: str = field(default="", metadata={"help": "Output directory (shards + manifest)."})
-    policy: str = field(default="arith", metadata={"help": "Policy backend name, or module:Class."})
-    policy_opts: dict[str, Any] = field(default_factory=dict, metadata={"help": "Policy options."})
+    policy: str = field(
+        default="arith", metadata={"help": "Policy: arith, hf, openai, vllm, or module:Class."}
+    )
+    policy_opts: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Policy option KEY=VALUE (repeat).", "flag": "--policy-opt"}
+    )
     method: str = field(default="mc", metadata={"help": "Labeller: mc, binary, adaptive, judge, consensus."})
-    label_opts: dict[str, Any] = field(default_factory=dict, metadata={"help": "Labeller options."})
-    n: int | None = field(default=None, metadata={"help": "Rollouts per estimate (labeller default)."})
+    label_opts: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Labeller option KEY=VALUE (repeat).", "flag": "--label-opt"}
+    )
+    n: int | None = field(default=None, metadata={"help": "Rollouts per estimate (default: the labeller's)."})
     seed: int = field(default=0, metadata={"help": "Run seed."})
     resume: bool = field(default=False, metadata={"help": "Skip batches already written."})
     executor: str = field(default="local", metadata={"help": "local or ray."})
     batch_size: int = field(default=16, metadata={"help": "Input records per batch (one shard each)."})
     input_kind: str = field(default="auto", metadata={"help": "auto, solutions or problems."})
-    samples_per_problem: int | None = field(default=None, metadata={"help": "Problems input: solutions (4)."})
+    samples_per_problem: int | None = field(
+        default=None,
+        metadata={"help": f"Problem input: solutions sampled per problem ({DEFAULT_SAMPLES_PER_PROBLEM})."},
+    )
     max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per rollout."})
     scan: bool = field(default=False, metadata={"help": "SCAN denoising (C4)."})
-    scan_min_confidence: float | None = field(default=None, metadata={"help": "SCAN SC filter (0.75)."})
-    scan_samples: int | None = field(default=None, metadata={"help": "Samples for SC (problems: reuse)."})
+    scan_min_confidence: float | None = field(
+        default=None, metadata={"help": f"SCAN self-confidence filter ({DEFAULT_SCAN_MIN_CONFIDENCE})."}
+    )
+    scan_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": f"Samples for self-confidence (problems: reuse them; solutions: {DEFAULT_SCAN_SAMPLES})."
+        },
+    )
     scan_tolerance: bool | None = field(default=None, metadata={"help": "SCAN soft labels (True)."})
     ray_address: str | None = field(default=None, metadata={"help": "Ray cluster address."})
     num_cpus: int | None = field(default=None, metadata={"help": "CPUs of a locally started Ray."})
     quiet: bool | None = field(default=None, metadata={"help": "No progress bar."})
+
+    def __post_init__(self) -> None:
+        check_min(self, 1, "n", "batch_size", "samples_per_problem", "max_steps", "scan_samples", "num_cpus")
+        check_range(self, 0.0, 1.0, "scan_min_confidence")
+        check_choice(self, "executor", ("local", "ray"))
+        check_choice(self, "input_kind", ("auto", "solutions", "problems"))
+        if not self.scan:
+            for f in ("scan_min_confidence", "scan_samples", "scan_tolerance"):
+                if getattr(self, f) is not None:
+                    raise PrmkitError(f"'{f}' needs scan=true (it would be ignored)", field=f)
+        if not isinstance(self.policy_opts, dict) or not isinstance(self.label_opts, dict):
+            raise PrmkitError("policy_opts and label_opts must be mappings", field="policy_opts")
 
 
 #: fields that change results; a resumed run must use the same values
@@ -130,8 +172,7 @@ def build_policy(name: str, options: dict[str, Any] | None = None) -> Any:
 
 def labeller_from_config(method: str, n: int | None, label_opts: dict[str, Any]) -> Labeller:
     """The labeller of a run: ``n`` goes to labellers that take it unless ``label_opts`` sets it."""
-    import prmkit.label  # noqa: F401 - registers built-ins
-
+    # the built-in labellers are registered: importing this module ran prmkit/label/__init__.py
     opts = dict(label_opts)
     cls = LABELLERS.get(method)
     if n is not None:
@@ -233,14 +274,6 @@ def _read_input(cfg: LabelConfig, needs_reference: bool) -> tuple[str, list[tupl
     return kind, items
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # ---------------------------------------------------------------- one batch (runs anywhere)
 
 
@@ -299,7 +332,7 @@ def label_batch(spec: dict[str, Any], bid: int, items: list[tuple[int, dict[str,
             jobs.append((line, sol, prob, {}))
             continue
         prob = Problem.from_dict(obj, file=path, line=line)
-        k = ident["samples_per_problem"] or 4
+        k = ident["samples_per_problem"] or DEFAULT_SAMPLES_PER_PROBLEM
         gens = policy.sample([prob], k, seed=derive_seed(ident["seed"], "sample", prob.id))[0]
         for i, g in enumerate(gens):
             sid = f"{prob.id}#{i}"
@@ -314,7 +347,7 @@ def label_batch(spec: dict[str, Any], bid: int, items: list[tuple[int, dict[str,
                 steps=steps,
                 answer=grader.answer_of(steps, g.meta),
                 reference_answer=prob.reference_answer,
-                meta={**prob.meta, "problem_id": prob.id, "finished": bool(g.finished)},
+                meta={**prob.meta, META_PROBLEM_ID: prob.id, "finished": bool(g.finished)},
             )
             jobs.append((line, sol, prob, {"sample_tokens": int(g.num_tokens or 0), "sample_index": i}))
 
@@ -334,7 +367,9 @@ def label_batch(spec: dict[str, Any], bid: int, items: list[tuple[int, dict[str,
                     "reused": len(mine),
                 }
             else:
-                sc = _self_confidence(spec, policy, grader, prob, ident["scan_samples"] or 32)
+                sc = _self_confidence(
+                    spec, policy, grader, prob, ident["scan_samples"] or DEFAULT_SCAN_SAMPLES
+                )
                 sc_by_problem[prob.id] = dict(sc)
                 sc_cost["samples"] += sc["samples"]
                 sc_cost["tokens"] += sc["tokens"]
@@ -354,7 +389,7 @@ def label_batch(spec: dict[str, Any], bid: int, items: list[tuple[int, dict[str,
                 sc=sc["value"],
                 min_confidence=ident["scan_min_confidence"]
                 if ident["scan_min_confidence"] is not None
-                else 0.75,
+                else DEFAULT_SCAN_MIN_CONFIDENCE,
                 tolerance=ident["scan_tolerance"] if ident["scan_tolerance"] is not None else True,
             )
             outcome.meta["self_confidence"] = sc["value"]
@@ -388,7 +423,7 @@ def _output_record(sol: Solution, outcome: LabelOutcome, extra: dict[str, Any]) 
     lab["cost"] = {"rollouts": outcome.rollouts, "tokens": outcome.tokens, **extra}
     if outcome.dropped is not None:
         lab["dropped"] = outcome.dropped
-    meta["labelling"] = lab
+    meta[META_LABELLING] = lab
     return Solution(
         id=sol.id,
         problem=sol.problem,
@@ -409,32 +444,7 @@ def _check_config(cfg: LabelConfig) -> None:
         raise PrmkitError("no input file given (--in)", field="input")
     if not cfg.out:
         raise PrmkitError("no output directory given (--out)", field="out")
-    if cfg.batch_size < 1:
-        raise PrmkitError(f"batch_size must be >= 1, got {cfg.batch_size}", field="batch_size")
-    if cfg.executor not in ("local", "ray"):
-        raise PrmkitError(f"unknown executor '{cfg.executor}'; known: local, ray", field="executor")
-    if cfg.samples_per_problem is not None and cfg.samples_per_problem < 1:
-        raise PrmkitError("samples_per_problem must be >= 1", field="samples_per_problem")
-    if not cfg.scan:
-        for f in ("scan_min_confidence", "scan_samples", "scan_tolerance"):
-            if getattr(cfg, f) is not None:
-                raise PrmkitError(f"'{f}' needs scan=true (it would be ignored)", field=f)
-    if not isinstance(cfg.policy_opts, dict) or not isinstance(cfg.label_opts, dict):
-        raise PrmkitError("policy_opts and label_opts must be mappings", field="policy_opts")
-
-
-def _versions(executor: str) -> dict[str, str]:
-    from prmkit import __version__
-
-    v = {"prmkit": __version__, "python": platform.python_version()}
-    if executor == "ray":
-        try:
-            import ray
-
-            v["ray"] = ray.__version__
-        except ImportError:
-            pass
-    return v
+    cfg.__post_init__()  # fields may have been set after construction
 
 
 def run_labelling(
@@ -450,7 +460,6 @@ def run_labelling(
         summary = run_labelling(LabelConfig(input="sols.jsonl", out="runs/mc", method="mc", n=8))
         summary["rollouts"], summary["kept"], summary["dropped"]
     """
-    from prmkit.progress import Bar
 
     _check_config(cfg)
     if (policy is not None or labeller is not None) and cfg.executor != "local":
@@ -466,13 +475,30 @@ def run_labelling(
 
     out = Path(cfg.out)
     (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    # one writer per output directory, --resume included: taken before the directory is examined
+    with RunLock(out, command="label", is_dir=True):
+        return _run_locked(cfg, out, lab, kind, items, policy=policy, labeller=labeller)
+
+
+def _run_locked(
+    cfg: LabelConfig,
+    out: Path,
+    lab: Labeller,
+    kind: str,
+    items: list[tuple[int, dict[str, Any]]],
+    *,
+    policy: Any,
+    labeller: Labeller | None,
+) -> dict[str, Any]:
+    from prmkit.progress import Bar
+
     ident = _identity(cfg)
     if policy is not None:
         ident["policy"] = f"<object {type(policy).__module__}.{type(policy).__qualname__}>"
     if labeller is not None:
         ident["label_opts"] = {"<object>": type(labeller).__qualname__, **labeller.options()}
         ident["label_opts"] = json.loads(json.dumps(ident["label_opts"], default=str))
-    input_hash = _file_sha256(cfg.input)
+    input_hash = sha256_file(cfg.input)
     mpath = out / MANIFEST
     existing = sorted(glob.glob(str(out / SHARDS / "shard-*.jsonl")))
     if mpath.exists() or existing:
@@ -506,7 +532,7 @@ def run_labelling(
         "run": {k: getattr(cfg, k) for k in ("executor", "ray_address", "num_cpus", "quiet")},
         "seed": cfg.seed,
         "labeller": {"name": lab.name, "options": json.loads(json.dumps(lab.options(), default=str))},
-        "versions": _versions(cfg.executor),
+        "versions": versions(["ray"] if cfg.executor == "ray" else []),
         "input": {"path": str(cfg.input), "sha256": input_hash, "kind": kind, "records": len(items)},
         "batches": {"total": len(batches), "size": bs, "completed": sorted(completed)},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -570,7 +596,7 @@ def read_labelled(out: str | os.PathLike, *, include_dropped: bool = False) -> l
     recs: list[Solution] = []
     for p in _iter_shards(Path(out)):
         for r in read_records(p):
-            if include_dropped or "dropped" not in r.meta.get("labelling", {}):
+            if include_dropped or "dropped" not in r.meta.get(META_LABELLING, {}):
                 recs.append(r)
     return recs
 
@@ -612,7 +638,7 @@ def summarize(out: str | os.PathLike, elapsed_s: float | None = None) -> dict[st
             tot["batch_wall_s"] += c["wall_s"]
         for line in shard.read_text(encoding="utf-8").splitlines():
             d = json.loads(line)
-            lab = d["meta"].get("labelling", {})
+            lab = d["meta"].get(META_LABELLING, {})
             tot["solutions"] += 1
             tot["rollouts"] += lab.get("cost", {}).get("rollouts", 0)
             tot["rollout_tokens"] += lab.get("cost", {}).get("tokens", 0)

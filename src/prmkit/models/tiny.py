@@ -17,6 +17,18 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForTokenClassification,
+    LlamaConfig,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+)
+
+from prmkit.models.qwen_prm import QwenPRMModel
+
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "ки", "<extra_0>", "<step>"]
 Arch = Literal["qwen2", "llama"]
 Kind = Literal["token-classification", "value-head", "causal-lm", "qwen-prm"]
@@ -32,9 +44,6 @@ def train_tokenizer(
 
     Digits are split one per token so arithmetic stays learnable. ``+``/``-`` stay single tokens.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     specials = list(special_tokens or SPECIAL_TOKENS)
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -82,8 +91,6 @@ def tiny_config(
     **extra: Any,
 ) -> Any:
     """A small Qwen2 or Llama config."""
-    from transformers import LlamaConfig, Qwen2Config
-
     cls = {"qwen2": Qwen2Config, "llama": LlamaConfig}[arch]
     return cls(
         vocab_size=vocab_size,
@@ -152,8 +159,6 @@ def numeric_init(model: Any, tokenizer: Any, *, scale: float = 1.0, amp: float =
     Needs ``q_proj`` biases (Qwen2 has them) and ``hidden_size >= 8 + 4 * num_heads`` with
     ``head_dim >= 8``; otherwise only the token features are set.
     """
-    import torch
-
     emb = model.get_input_embeddings().weight
     ops = {"+": 1.0, "-": -1.0, "x": 0.5, "*": 0.5, "/": -0.5}
     with torch.no_grad():
@@ -192,8 +197,6 @@ def positional_copy_heads(model: Any, features: Sequence[int], dest: int, amp: f
         >>> positional_copy_heads(m, features=range(4), dest=8)
         [1, 2]
     """
-    import torch
-
     cfg = model.config
     hidden, n_heads = cfg.hidden_size, cfg.num_attention_heads
     backbone = getattr(model, model.base_model_prefix, model)
@@ -252,9 +255,6 @@ def build_tiny_model(
     single-digit ``a + b = c`` checking learnable (chance -> 96% in 200 steps), but did NOT yet
     help on 2-3 digit equations or on arithmetic-world F1 within ~400-900 CPU steps.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
-
     numeric = _NUMERIC_INIT.get() if numeric is None else numeric
     numeric = numeric and kind in ("token-classification", "value-head")
     if numeric:
@@ -277,7 +277,5 @@ def build_tiny_model(
     if kind == "causal-lm":
         return AutoModelForCausalLM.from_config(cfg)
     if kind == "qwen-prm":
-        from prmkit.scorers.neural import QwenPRMModel  # built by the scoring stage
-
         return QwenPRMModel(cfg)
     raise ValueError(f"unknown tiny model kind {kind!r}")

@@ -1,18 +1,19 @@
-"""Policy backends (step generators). Importing this package registers the built-in ones."""
+"""Policy backends (step generators). Importing this package registers the built-in ones.
+
+``hf``, ``openai`` and ``vllm`` live here; their optional dependencies are imported when a
+backend is built, so every module here imports on a CPU-only install. The arithmetic world's
+policy (``arith``) belongs to the world: :mod:`prmkit.worlds.arith_policy` registers it in
+:data:`POLICIES` when imported, which ``import prmkit.worlds`` does (the stages that default to
+it, labelling and search, import the world themselves).
+
+Example:
+    >>> {"hf", "openai", "vllm"} <= set(POLICIES.names())
+    True
+"""
 
 from __future__ import annotations
 
-import importlib
-
+from prmkit.policies import hf, openai, vllm  # noqa: F401 - register the backends
 from prmkit.policies.base import POLICIES, Generation, Policy, load_policy
-
-# Backend modules register themselves on import; optional dependencies are imported lazily
-# inside each backend, so every module here imports on a CPU-only install.
-for _mod in ("prmkit.worlds.arith_policy", "prmkit.policies.hf", "prmkit.policies.openai", "prmkit.policies.vllm"):
-    try:
-        importlib.import_module(_mod)
-    except ModuleNotFoundError as e:  # only a module of ours that does not exist yet
-        if e.name != _mod:
-            raise
 
 __all__ = ["POLICIES", "Generation", "Policy", "load_policy"]

@@ -30,17 +30,25 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, Generation, Policy, token_budget
+from prmkit.models.tokenizer import load_tokenizer
+from prmkit.policies.base import (
+    POLICIES,
+    ContinueRequest,
+    Generation,
+    Policy,
+    check_continue_args,
+    token_budget,
+)
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
     count_separators,
-    derive_seed,
     render_with_tokenizer,
     request_key,
     to_generation,
 )
 from prmkit.progress import Bar
 from prmkit.records import Problem
+from prmkit.runs import derive_seed
 
 
 def load_model_and_tokenizer(
@@ -54,11 +62,11 @@ def load_model_and_tokenizer(
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer from a local dir, a hub id, a ``.gguf`` file or ``"smollm2"``.
 
-    Local directories with a ``tokenizer.json`` load it with ``PreTrainedTokenizerFast`` (the
-    Auto class can swap a locally trained tokenizer for the architecture's default one).
+    The tokenizer comes from :func:`prmkit.models.tokenizer.load_tokenizer` (``tokenizer`` or
+    ``model``), set to pad on the left for generation.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+    from transformers import AutoModelForCausalLM
 
     from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
 
@@ -69,15 +77,7 @@ def load_model_and_tokenizer(
     kw: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if gguf_file:
         kw["gguf_file"] = gguf_file
-    tok_src = tokenizer or model
-    local = Path(tok_src)
-    if local.is_dir() and (local / "tokenizer.json").is_file() and not gguf_file:
-        tok = PreTrainedTokenizerFast.from_pretrained(str(local))
-    else:
-        try:
-            tok = AutoTokenizer.from_pretrained(tok_src, **kw)
-        except OSError as e:
-            raise PrmkitError(f"cannot load tokenizer {tok_src!r}: {e}", field="tokenizer") from None
+    tok = load_tokenizer(tokenizer or model, gguf_file, trust_remote_code=trust_remote_code)
     try:
         lm = AutoModelForCausalLM.from_pretrained(model, dtype=dtype or torch.float32, **kw)
     except OSError as e:
@@ -86,8 +86,6 @@ def load_model_and_tokenizer(
         lm = lm.to(device)
     lm.eval()
     tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
     return lm, tok
 
 
@@ -228,6 +226,8 @@ class HFPolicy(Policy):
         self.system = system
         self.use_chat_template = use_chat_template
         self.final_answer_ends = final_answer_ends
+        #: a search advances this many problems together by default (rows fill the batches)
+        self.preferred_batch_problems = max(1, batch_size // 2)
         #: cumulative counters for cost accounting / throughput
         self.stats = {"prompt_tokens": 0, "generated_tokens": 0, "generate_seconds": 0.0, "rows": 0}
 
@@ -262,24 +262,33 @@ class HFPolicy(Policy):
         max_steps: int | None = None,
         seed: int = 0,
     ) -> list[list[Generation]]:
-        if len(problems) != len(prefixes):
-            raise PrmkitError(f"{len(problems)} problems but {len(prefixes)} prefixes", field="prefixes")
-        if n < 1:
-            raise PrmkitError("n must be >= 1", field="n")
-        rows = []  # (request index, sample index, prompt, seed)
-        for i, (p, pre) in enumerate(zip(problems, prefixes, strict=True)):
-            text = self.prompt(p, pre)
-            for j in range(n):
-                rows.append((i, j, text, derive_seed(seed, *request_key(p, pre), j)))
-        # similar lengths together: less padding; results do not depend on the grouping
-        order = sorted(range(len(rows)), key=lambda k: len(rows[k][2]))
-        out: list[list[Generation | None]] = [[None] * n for _ in problems]
-        with Bar(len(rows), "generating") as bar:
-            for start in range(0, len(order), self.batch_size):
-                chunk = [rows[k] for k in order[start : start + self.batch_size]]
-                for (i, j, _, _), g in zip(chunk, self._generate_rows(chunk, max_steps), strict=True):
-                    out[i][j] = g
-                bar.advance(len(chunk))
+        check_continue_args(problems, prefixes, n, max_steps)
+        reqs = [
+            ContinueRequest(p, tuple(pre), n, max_steps, seed)
+            for p, pre in zip(problems, prefixes, strict=True)
+        ]
+        return self.continue_batch(reqs)
+
+    def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
+        """All rows of all requests in ``batch_size`` chunks (one pass per distinct ``max_steps``);
+        a row's sample depends only on its own seed, so mixing problems changes nothing."""
+        rows_by_steps: dict[int | None, list[tuple[int, int, str, int]]] = {}
+        for i, r in enumerate(requests):  # (request index, sample index, prompt, seed)
+            check_continue_args([r.problem], [list(r.prefix)], r.n, r.max_steps)
+            text = self.prompt(r.problem, r.prefix)
+            rows = rows_by_steps.setdefault(r.max_steps, [])
+            for j in range(r.n):
+                rows.append((i, j, text, derive_seed(r.seed, *request_key(r.problem, r.prefix), j)))
+        out: list[list[Generation | None]] = [[None] * r.n for r in requests]
+        with Bar(sum(len(v) for v in rows_by_steps.values()), "generating") as bar:
+            for max_steps, rows in rows_by_steps.items():
+                # similar lengths together: less padding; results do not depend on the grouping
+                order = sorted(range(len(rows)), key=lambda k: len(rows[k][2]))
+                for start in range(0, len(order), self.batch_size):
+                    chunk = [rows[k] for k in order[start : start + self.batch_size]]
+                    for (i, j, _, _), g in zip(chunk, self._generate_rows(chunk, max_steps), strict=True):
+                        out[i][j] = g
+                    bar.advance(len(chunk))
         return out  # type: ignore[return-value]
 
     def _generate_rows(

@@ -1,9 +1,10 @@
-"""OpenAI-compatible policy backend (vLLM, SGLang, llama.cpp, hosted APIs) and the shared HTTP client.
+"""OpenAI-compatible policy backend (vLLM, SGLang, llama.cpp, hosted APIs).
 
-:class:`OpenAIClient` is a small synchronous client over ``httpx`` with what batch jobs need:
-a concurrency limit (a thread pool), retries with exponential backoff (and ``Retry-After``) on
-429 / 5xx / connection errors / timeouts, and token-usage counters for cost accounting. The
-judge scorer (:mod:`prmkit.scorers.judge`) uses the same client.
+The HTTP client, :class:`~prmkit.clients.openai_compat.OpenAIClient`, lives in
+:mod:`prmkit.clients.openai_compat` (re-exported here). It wraps the ``openai`` SDK (the ``openai``
+extra), which owns the transport, timeouts, retries, backoff and ``Retry-After``; the wrapper
+adds a concurrency limit (a thread pool) and token-usage / retry counters for cost accounting.
+The judge scorer (:mod:`prmkit.scorers.judge`) uses the same client.
 
 :class:`OpenAIPolicy` (registered as ``"openai"``) continues step prefixes through the
 ``/completions`` API (default: the prompt is rendered client side, so the prefix really is the
@@ -23,17 +24,25 @@ Example (not run: needs a server)::
 
 from __future__ import annotations
 
-import os
-import random
-import threading
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-from urllib.parse import urlparse
+from collections.abc import Sequence
+from typing import Any
 
+from prmkit.clients.openai_compat import (  # noqa: F401 - the client's names, re-exported
+    RETRY_STATUSES,
+    OpenAIClient,
+    choice_text,
+    client_for,
+    normalize_base_url,
+)
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, Generation, Policy, token_budget
+from prmkit.policies.base import (
+    POLICIES,
+    ContinueRequest,
+    Generation,
+    Policy,
+    check_continue_args,
+    token_budget,
+)
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
     chat_messages,
@@ -44,208 +53,7 @@ from prmkit.policies.text import (
     request_key,
     to_generation,
 )
-from prmkit.progress import Bar
 from prmkit.records import Problem
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-#: HTTP statuses worth retrying (rate limits, overload, gateway trouble)
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
-
-def normalize_base_url(base_url: str) -> str:
-    """``http://host:port`` -> ``http://host:port/v1``; a URL with a path is kept as given.
-
-    Example:
-        >>> normalize_base_url("http://127.0.0.1:8000"), normalize_base_url("http://h/v1/")
-        ('http://127.0.0.1:8000/v1', 'http://h/v1')
-    """
-    url = base_url.rstrip("/")
-    if urlparse(url).path in ("", "/"):
-        url += "/v1"
-    return url
-
-
-def client_for(
-    client: OpenAIClient | None,
-    base_url: str | None,
-    *,
-    who: str,
-    api_key: str | None = None,
-    timeout: float = 120.0,
-    max_retries: int = 5,
-    backoff: float = 0.5,
-    max_concurrency: int = 8,
-) -> OpenAIClient:
-    """The given client, or a new one for ``base_url`` (default ``$OPENAI_BASE_URL``).
-
-    Shared by every component that talks to an OpenAI-compatible server (policy, judge).
-
-    Example:
-        >>> client_for(None, "http://127.0.0.1:9", who="test").base_url
-        'http://127.0.0.1:9/v1'
-    """
-    if client is not None:
-        return client
-    url = base_url or os.environ.get("OPENAI_BASE_URL")
-    if not url:
-        raise PrmkitError(f"{who} needs base_url (or $OPENAI_BASE_URL)", field="base_url")
-    return OpenAIClient(
-        url,
-        api_key=api_key,
-        timeout=timeout,
-        max_retries=max_retries,
-        backoff=backoff,
-        max_concurrency=max_concurrency,
-    )
-
-
-class OpenAIClient:
-    """A thread-safe OpenAI-compatible HTTP client with retries, backoff and a concurrency limit.
-
-    Args:
-        base_url: server root (``/v1`` is added when no path is given).
-        api_key: bearer token (default ``$OPENAI_API_KEY``; local servers need none).
-        timeout: seconds per request (connect, read, write).
-        max_retries: retries after the first attempt on 429/5xx/connection errors/timeouts.
-        backoff: first retry delay in seconds, doubled each retry, capped at ``max_backoff``,
-            with 50-100% jitter; a ``Retry-After`` header (seconds) is honoured up to the cap.
-        max_concurrency: requests in flight at once (:meth:`map`).
-        sleep: the sleep function (tests inject a recorder).
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key: str | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 5,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        max_concurrency: int = 8,
-        headers: dict[str, str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        import httpx
-
-        self.base_url = normalize_base_url(base_url)
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        h = {"Content-Type": "application/json", **(headers or {})}
-        if key:
-            h["Authorization"] = f"Bearer {key}"
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.max_concurrency = max(1, max_concurrency)
-        self._sleep = sleep
-        self._rng = random.Random(0)
-        self._lock = threading.Lock()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=h,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=self.max_concurrency),
-        )
-        #: cumulative counters (cost accounting)
-        self.usage = {"requests": 0, "retries": 0, "prompt_tokens": 0, "completion_tokens": 0}
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), self.max_backoff)
-            except ValueError:
-                pass
-        with self._lock:
-            jitter = 0.5 + 0.5 * self._rng.random()
-        return min(self.backoff * (2**attempt), self.max_backoff) * jitter
-
-    def request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One JSON request with retries; returns the decoded body or raises :class:`PrmkitError`."""
-        import httpx
-
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            retry_after = None
-            try:
-                resp = self._http.request(method, path.lstrip("/"), json=payload)
-            except httpx.TransportError as e:  # connect errors, timeouts, dropped connections
-                last = f"{type(e).__name__}: {e}"
-            else:
-                if resp.status_code < 400:
-                    try:
-                        body = resp.json()
-                    except ValueError:
-                        raise PrmkitError(
-                            f"{self.base_url}/{path.lstrip('/')}: response is not JSON: {resp.text[:200]!r}"
-                        ) from None
-                    self._count(body)
-                    return body
-                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
-                if resp.status_code not in RETRY_STATUSES and resp.status_code < 500:
-                    raise PrmkitError(f"{self.base_url}/{path.lstrip('/')}: {last}")
-                retry_after = resp.headers.get("retry-after")
-            if attempt < self.max_retries:
-                with self._lock:
-                    self.usage["retries"] += 1
-                self._sleep(self._delay(attempt, retry_after))
-        raise PrmkitError(
-            f"{self.base_url}/{path.lstrip('/')}: request failed after {self.max_retries + 1} attempts: {last}"
-        )
-
-    def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON with retries (see :meth:`request`)."""
-        return self.request("POST", path, payload)
-
-    def _count(self, body: dict[str, Any]) -> None:
-        usage = (body.get("usage") or {}) if isinstance(body, dict) else {}
-        with self._lock:
-            self.usage["requests"] += 1
-            self.usage["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-            self.usage["completion_tokens"] += int(usage.get("completion_tokens") or 0)
-
-    def first_model(self) -> str:
-        """The id of the first model the server lists (``GET /models``)."""
-        body = self.request("GET", "models")
-        data = body.get("data") or []
-        if not data:
-            raise PrmkitError(f"{self.base_url}/models lists no model; pass model=...", field="model")
-        return str(data[0]["id"])
-
-    def map(self, fn: Callable[[T], R], items: Sequence[T], description: str = "requests") -> list[R]:
-        """``[fn(x) for x in items]`` with at most ``max_concurrency`` calls in flight, in order."""
-        if not items:
-            return []
-        with Bar(len(items), description) as bar:
-            if self.max_concurrency == 1 or len(items) == 1:
-                out = []
-                for x in items:
-                    out.append(fn(x))
-                    bar.advance()
-                return out
-            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
-                futures = [pool.submit(fn, x) for x in items]
-                results = []
-                for f in futures:
-                    results.append(f.result())
-                    bar.advance()
-                return results
-
-    def close(self) -> None:
-        self._http.close()
-
-
-def choice_text(choice: dict[str, Any]) -> str:
-    """Generated text of a completions or chat choice.
-
-    Example:
-        >>> choice_text({"text": "a"}), choice_text({"message": {"content": "b"}})
-        ('a', 'b')
-    """
-    if "message" in choice:
-        return (choice.get("message") or {}).get("content") or ""
-    return choice.get("text") or ""
 
 
 def stop_reason_of(choice: dict[str, Any], stops: Sequence[str]) -> str:
@@ -308,7 +116,7 @@ class OpenAIPolicy(Policy):
             sample then has its own seed, independent of ``n``).
         pass_seed: send the per-request seed (servers that reject ``seed`` need False).
         extra_body: extra JSON fields for every request (e.g. ``{"top_k": 20}``).
-        api_key, timeout, max_retries, backoff, max_concurrency: see :class:`OpenAIClient`.
+        api_key, timeout, max_retries, max_concurrency: see :class:`OpenAIClient`.
     """
 
     def __init__(
@@ -333,7 +141,6 @@ class OpenAIPolicy(Policy):
         api_key: str | None = None,
         timeout: float = 120.0,
         max_retries: int = 5,
-        backoff: float = 0.5,
         max_concurrency: int = 8,
         client: OpenAIClient | None = None,
     ) -> None:
@@ -350,7 +157,6 @@ class OpenAIPolicy(Policy):
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
-            backoff=backoff,
             max_concurrency=max_concurrency,
         )
         self._model = model
@@ -369,6 +175,8 @@ class OpenAIPolicy(Policy):
         self.pass_seed = pass_seed
         self.final_answer_ends = final_answer_ends
         self.extra_body = dict(extra_body or {})
+        #: a search advances this many problems together by default (requests fill the slots)
+        self.preferred_batch_problems = max(8, 2 * max_concurrency)
 
     @property
     def model(self) -> str:
@@ -425,21 +233,29 @@ class OpenAIPolicy(Policy):
         max_steps: int | None = None,
         seed: int = 0,
     ) -> list[list[Generation]]:
-        if len(problems) != len(prefixes):
-            raise PrmkitError(f"{len(problems)} problems but {len(prefixes)} prefixes", field="prefixes")
-        if n < 1:
-            raise PrmkitError("n must be >= 1", field="n")
-        # stop strings only help when we want exactly one step; otherwise cut after the fact
-        stops = [self.step_separator] if max_steps == 1 else []
-        budget = token_budget(self.max_tokens, self.step_max_tokens, max_steps)
+        check_continue_args(problems, prefixes, n, max_steps)
+        reqs = [
+            ContinueRequest(p, tuple(pre), n, max_steps, seed)
+            for p, pre in zip(problems, prefixes, strict=True)
+        ]
+        return self.continue_batch(reqs)
+
+    def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
+        """Every request in flight together (up to ``max_concurrency``), whatever its problem,
+        ``n``, ``max_steps`` or seed."""
+        for r in requests:
+            check_continue_args([r.problem], [list(r.prefix)], r.n, r.max_steps)
         path = "chat/completions" if self.api == "chat" else "completions"
         _ = self.model  # resolve once, before the threads start
 
-        def one(pair: tuple[Problem, list[str]]) -> list[Generation]:
-            problem, prefix = pair
+        def one(r: ContinueRequest) -> list[Generation]:
+            problem, prefix, n, max_steps = r.problem, list(r.prefix), r.n, r.max_steps
+            # stop strings only help when we want exactly one step; otherwise cut after the fact
+            stops = [self.step_separator] if max_steps == 1 else []
+            budget = token_budget(self.max_tokens, self.step_max_tokens, max_steps)
             key = request_key(problem, prefix)
             # 31-bit: some servers keep the seed in a uint32 / int32
-            seeds = [derive_seed(seed, *key, j) & 0x7FFFFFFF for j in range(n)]
+            seeds = [derive_seed(r.seed, *key, j) & 0x7FFFFFFF for j in range(n)]
             gens: list[Generation] = []
             first = n if self.send_n else 1
             while len(gens) < n:
@@ -465,7 +281,7 @@ class OpenAIPolicy(Policy):
                     )
             return gens
 
-        return self.client.map(one, list(zip(problems, prefixes, strict=True)), "generating")
+        return self.client.map(one, list(requests), "generating")
 
     def close(self) -> None:
         self.client.close()

@@ -20,13 +20,13 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from prmkit.policies.base import Generation
 from prmkit.records import Problem
+from prmkit.runs import derive_seed  # noqa: F401 - re-exported: the policies and judges seed from here
 
 #: default instruction placed in the user turn before the question
 DEFAULT_INSTRUCTION = (
@@ -175,19 +175,6 @@ def is_final(step: str) -> bool:
         (True, False)
     """
     return bool(FINAL_ANSWER_RE.search(step))
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A stable 63-bit seed from a base seed and any parts (problem text, prefix, sample index).
-
-    Stable across processes and Python versions (no ``hash()``), so resumed runs are exact.
-
-    Example:
-        >>> derive_seed(0, "q", 1) == derive_seed(0, "q", 1) != derive_seed(1, "q", 1)
-        True
-    """
-    h = hashlib.blake2b(repr((seed, *parts)).encode("utf-8"), digest_size=8)
-    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
 
 
 def request_key(problem: Problem | str, prefix: Sequence[str]) -> tuple[str, tuple[str, ...]]:

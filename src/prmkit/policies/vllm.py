@@ -20,15 +20,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, Generation, Policy
+from prmkit.policies.base import POLICIES, ContinueRequest, Generation, Policy, check_continue_args
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
-    derive_seed,
     render_with_tokenizer,
     request_key,
     to_generation,
 )
 from prmkit.records import Problem
+from prmkit.runs import derive_seed
 
 
 def vllm_unavailable_reason() -> str | None:
@@ -104,6 +104,8 @@ class VLLMPolicy(Policy):
         self.system = system
         self.per_sample_seeds = per_sample_seeds
         self.final_answer_ends = final_answer_ends
+        #: a search advances this many problems together by default (the engine schedules the rows)
+        self.preferred_batch_problems = 64
 
     def prompt(self, problem: Problem | str, prefix: Sequence[str] = ()) -> str:
         """The exact prompt text for a (problem, prefix) pair."""
@@ -120,24 +122,34 @@ class VLLMPolicy(Policy):
         max_steps: int | None = None,
         seed: int = 0,
     ) -> list[list[Generation]]:
+        check_continue_args(problems, prefixes, n, max_steps)
+        reqs = [
+            ContinueRequest(p, tuple(pre), n, max_steps, seed)
+            for p, pre in zip(problems, prefixes, strict=True)
+        ]
+        return self.continue_batch(reqs)
+
+    def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
+        """One ``LLM.generate`` for every request (each with its own sampling parameters)."""
         from vllm import SamplingParams
 
-        if len(problems) != len(prefixes):
-            raise PrmkitError(f"{len(problems)} problems but {len(prefixes)} prefixes", field="prefixes")
-        if n < 1:
-            raise PrmkitError("n must be >= 1", field="n")
-        stops = [self.step_separator] if max_steps == 1 else []
-        budget = self.step_max_tokens if (max_steps is not None and self.step_max_tokens) else self.max_tokens
         prompts: list[str] = []
         params: list[Any] = []
         owners: list[int] = []  # request index of each vLLM prompt
-        for i, (p, pre) in enumerate(zip(problems, prefixes, strict=True)):
-            text = self.prompt(p, pre)
-            key = request_key(p, pre)
+        for i, r in enumerate(requests):
+            check_continue_args([r.problem], [list(r.prefix)], r.n, r.max_steps)
+            stops = [self.step_separator] if r.max_steps == 1 else []
+            budget = (
+                self.step_max_tokens
+                if (r.max_steps is not None and self.step_max_tokens)
+                else self.max_tokens
+            )
+            text = self.prompt(r.problem, r.prefix)
+            key = request_key(r.problem, r.prefix)
             per = (
-                [(1, derive_seed(seed, *key, j)) for j in range(n)]
+                [(1, derive_seed(r.seed, *key, j)) for j in range(r.n)]
                 if self.per_sample_seeds
-                else [(n, derive_seed(seed, *key, 0))]
+                else [(r.n, derive_seed(r.seed, *key, 0))]
             )
             for k, s in per:
                 prompts.append(text)
@@ -150,12 +162,14 @@ class VLLMPolicy(Policy):
                         top_k=self.top_k,
                         max_tokens=budget,
                         stop=stops or None,
-                        seed=s & 0x7FFFFFFF,
+                        seed=s,
                     )
                 )
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        result: list[list[Generation]] = [[] for _ in problems]
+        result: list[list[Generation]] = [[] for _ in requests]
         for owner, out in zip(owners, outputs, strict=True):
+            max_steps = requests[owner].max_steps
+            stops = [self.step_separator] if max_steps == 1 else []
             for c in out.outputs:
                 if c.finish_reason == "length":
                     reason = "length"

@@ -4,7 +4,8 @@
   PURE min-form (exact and soft-min), PRIME implicit rewards + RLOO, hybrid GRPO, TDRM targets.
 - :mod:`prmkit.rl.align`: where each step ends in the token sequence.
 - :mod:`prmkit.rl.adapters`: verl, OpenRLHF and TRL reward functions.
-- :mod:`prmkit.rl.experiment`: the embedded-default experiment (tiny policy, arithmetic world).
+- the embedded-default experiment (tiny policy, arithmetic world) is a research script:
+  ``benchmarks/rl_credit_experiment.py``.
 
 See docs/rl.md. Nothing heavy is imported by ``import prmkit.rl``.
 

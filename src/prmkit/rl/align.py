@@ -3,7 +3,9 @@
 RL engines hand over token ids; PRMs score steps of text. :func:`step_token_ends` cuts the
 decoded response into steps (a :mod:`prmkit.steps` preset) and returns the index of the token
 on which each step ends, the position :func:`prmkit.rl.credit.steps_to_tokens` puts the step's
-reward on.
+reward on. :func:`separator_step_ends` gives PURE's layout instead (each step ends on its
+separator, the last one on the response's last token), the one
+:func:`prmkit.rl.credit.pure_advantages` reproduces PURE with.
 
 Example:
     >>> step_char_ends("1+1=2\\n\\nThe answer is 2.", ["1+1=2", "The answer is 2."])
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from prmkit.errors import PrmkitError
+from prmkit.steps import split_steps
 
 
 def step_char_ends(text: str, steps: Sequence[str]) -> list[int]:
@@ -96,8 +99,39 @@ def step_token_ends(
 
     An empty response gives one empty step ending on its last token (never silently dropped).
     """
-    from prmkit.steps import split_steps
-
     text, tok_ends = token_char_ends(ids, tokenizer)
     steps = split_steps(text, steps_preset) or [text]
     return steps, char_to_token_ends(step_char_ends(text, steps), tok_ends)
+
+
+def separator_step_ends(
+    ids: Sequence[int], tokenizer: Any, steps_preset: str = "\n\n"
+) -> tuple[list[str], list[int]]:
+    """Steps and their end tokens in PURE's layout: step ``t`` ends on the last token before step
+    ``t+1`` starts (its separator), the last step on the last token of ``ids`` (EOS included).
+
+    PURE (CJReinforce/PURE, ``experience_maker.py``) puts each step's reward on its separator
+    token and the last step's on EOS, and counts a step's tokens without that end token. When the
+    tokenizer merges a separator into the next step's first token, the step ends on its own last
+    token (:func:`step_token_ends`).
+
+    Example:
+        >>> class Tok:  # one character per token
+        ...     def decode(self, ids, **kw):
+        ...         return "".join(chr(i) for i in ids)
+        >>> separator_step_ends([ord(c) for c in "ab\\ncd\\n$"], Tok(), "\\n")
+        (['ab', 'cd', '$'], [2, 5, 6])
+        >>> step_token_ends([ord(c) for c in "ab\\ncd\\n$"], Tok(), "\\n")
+        (['ab', 'cd', '$'], [1, 4, 6])
+    """
+    steps, ends = step_token_ends(ids, tokenizer, steps_preset)
+    text, tok_ends = token_char_ends(ids, tokenizer)
+    char_ends = step_char_ends(text, steps)
+    out: list[int] = []
+    for t in range(len(steps) - 1):
+        nxt = text.find(steps[t + 1], char_ends[t]) if steps[t + 1] else -1
+        start = nxt if nxt >= 0 else char_ends[t]
+        first_of_next = bisect.bisect_right(tok_ends, start)  # the token holding character `start`
+        out.append(min(max(ends[t], first_of_next - 1), len(tok_ends) - 1))
+    out.append(len(tok_ends) - 1)
+    return steps, out

@@ -1,6 +1,6 @@
 """Credit assignment with process rewards: step rewards -> token rewards, returns, advantages.
 
-Pure, batched functions (methods.md F1-F3, D3). Every function accepts numpy arrays, torch
+Pure, batched functions (docs/methods.md#f-rl-credit-assignment, docs/methods.md#d3-implicit-prm). Every function accepts numpy arrays, torch
 tensors or (for step-level inputs) ragged Python lists, and returns the same kind it was given:
 a torch input gives a torch tensor on the input's device (float inputs keep their dtype;
 computed without autograd: rewards and advantages are constants for the policy loss), anything
@@ -31,7 +31,7 @@ Credit rules (see docs/rl.md for when to use which):
   (:func:`hybrid_advantages`);
 - TDRM temporal-difference targets / smoothing of step values (:func:`td_targets`).
 
-Example (methods.md F1):
+Example (docs/methods.md#f1-pure-min-form-credit):
     >>> r = [[0.8, -0.2, 0.6]]
     >>> min_form_returns(r).round(3).tolist()
     [[-0.2, -0.2, 0.6]]
@@ -47,6 +47,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from prmkit.errors import PrmkitError
 
@@ -79,15 +80,13 @@ Array = Any  # numpy.ndarray | torch.Tensor | nested lists
 
 
 def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+    return isinstance(x, torch.Tensor)
 
 
 def _restorer(*inputs: Any) -> Callable[[np.ndarray], Any]:
     """A function turning a numpy result back into the kind of the first torch input (if any)."""
     for x in inputs:
         if _is_torch(x):
-            import torch
-
             dtype = x.dtype if x.is_floating_point() else torch.float32
             device = x.device
 
@@ -193,6 +192,39 @@ def _check_ends(e: np.ndarray, m: np.ndarray, length: int) -> None:
             )
 
 
+def _reverse_sum(x: np.ndarray, mask: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted reverse cumulative sum along axis 1 over the True entries of ``mask``
+    (``G_i = x_i + gamma * G_next``, masked entries skipped and set to 0)."""
+    g = np.zeros_like(x)
+    run = np.zeros(x.shape[0])
+    for i in range(x.shape[1] - 1, -1, -1):
+        run = np.where(mask[:, i], x[:, i] + gamma * run, run)
+        g[:, i] = np.where(mask[:, i], run, 0.0)
+    return g
+
+
+def _tokens(token_values: Array, response_mask: Array) -> tuple[np.ndarray, np.ndarray]:
+    """Token-level input -> (values ``[B, L]`` float64, 0 on padding; mask ``[B, L]`` bool)."""
+    r = _np(token_values)
+    if r.ndim == 1:
+        r = r[None, :]
+    rm = _resp_mask(response_mask)
+    if rm.shape != r.shape:
+        raise PrmkitError(
+            f"response_mask shape {rm.shape} != token values shape {r.shape}", field="response_mask"
+        )
+    return np.where(rm, r, 0.0), rm
+
+
+def _last_token(rm: np.ndarray) -> np.ndarray:
+    """``[B, L]`` bool, True on the last response token of each row (none for an empty row)."""
+    out = np.zeros_like(rm)
+    has = rm.any(axis=1)
+    last = rm.shape[1] - 1 - np.argmax(rm[:, ::-1], axis=1)
+    out[np.arange(rm.shape[0])[has], last[has]] = True
+    return out
+
+
 def _group_view(x: np.ndarray, group_size: int) -> np.ndarray:
     if group_size < 1 or x.shape[0] % group_size:
         raise PrmkitError(
@@ -213,12 +245,7 @@ def sum_form_returns(step_rewards: Array, gamma: float = 1.0, step_mask: Array |
     """
     back = _restorer(step_rewards)
     r, m = _steps(step_rewards, step_mask)
-    g = np.zeros_like(r)
-    run = np.zeros(r.shape[0])
-    for t in range(r.shape[1] - 1, -1, -1):
-        run = np.where(m[:, t], r[:, t] + gamma * run, run)
-        g[:, t] = np.where(m[:, t], run, 0.0)
-    return back(g)
+    return back(_reverse_sum(r, m, gamma))
 
 
 def min_form_returns(step_rewards: Array, step_mask: Array | None = None) -> Array:
@@ -369,20 +396,8 @@ def token_returns(token_rewards: Array, response_mask: Array, gamma: float = 1.0
         [[0.0, 0.0, -1.0, -1.0, 0.0]]
     """
     back = _restorer(token_rewards, response_mask)
-    r = _np(token_rewards)
-    if r.ndim == 1:
-        r = r[None, :]
-    rm = _resp_mask(response_mask)
-    if rm.shape != r.shape:
-        raise PrmkitError(
-            f"response_mask shape {rm.shape} != token rewards shape {r.shape}", field="response_mask"
-        )
-    g = np.zeros_like(r)
-    run = np.zeros(r.shape[0])
-    for i in range(r.shape[1] - 1, -1, -1):
-        run = np.where(rm[:, i], r[:, i] + gamma * run, run)
-        g[:, i] = np.where(rm[:, i], run, 0.0)
-    return back(g)
+    r, rm = _tokens(token_rewards, response_mask)
+    return back(_reverse_sum(r, rm, gamma))
 
 
 # ---------------------------------------------------------------- baselines
@@ -427,6 +442,34 @@ def group_normalize(scores: Array, group_size: int, *, scale: bool = True, eps: 
 
 # ---------------------------------------------------------------- PURE
 
+#: Source of the PURE defaults below (read for the formulas; nothing copied).
+PURE_SOURCE = (
+    "CJReinforce/PURE@41f9363b8cc4af044b7fc5f7f9bbbf62139e9553: "
+    "openrlhf/trainer/ppo_utils/experience_maker.py (process_experiences, make_experience_list), "
+    "openrlhf/trainer/ppo_utils/replay_buffer.py (normalize), openrlhf/utils/utils.py"
+)
+
+
+def _pure_whiten(adv: np.ndarray, rm: np.ndarray, mask_step_ends: bool) -> np.ndarray:
+    """PURE's advantage normalisation over the whole batch (its replay buffer's ``normalize``).
+
+    With ``mask_step_ends`` the tokens whose advantage is exactly 0 (the masked step ends) are
+    left out of the count and set back to 0 afterwards, but their ``(0 - mean)^2`` still enters
+    the variance's sum, as in PURE: ``mean = sum A / n``, ``var = sum_all (A - mean)^2 / n``,
+    ``A' = (A - mean) / sqrt(max(var, 1e-8))`` with ``n`` = response tokens minus zero tokens.
+    """
+    vals = adv[rm]
+    zero = (vals == 0.0) if mask_step_ends else np.zeros(vals.shape, dtype=bool)
+    n = vals.size - int(zero.sum())
+    if n <= 0:
+        return np.zeros_like(adv)
+    mean = vals.sum() / n
+    var = ((vals - mean) ** 2).sum() / n
+    out_vals = np.where(zero, 0.0, (vals - mean) / np.sqrt(max(var, 1e-8)))
+    out = np.zeros_like(adv)
+    out[rm] = out_vals
+    return out
+
 
 def pure_advantages(
     step_rewards: Array,
@@ -441,28 +484,50 @@ def pure_advantages(
     outcome: Array | None = None,
     outcome_coef: float = 1.0,
     step_mask: Array | None = None,
+    mask_step_ends: bool = True,
+    whiten: bool = True,
 ) -> Array:
-    """Token advantages from step process rewards, PURE style (methods.md F1), ``[B, L]``.
+    """Token advantages from step process rewards as PURE's code computes them (docs/methods.md#f1-pure-min-form-credit), ``[B, L]``.
 
-    ``credit``: ``"soft-min"`` (PURE's implementation: ``r~ = softmax(-r/T) * r``), ``"sum"``
-    (raw ``r``: the classic sum-form) or ``"exact-min"`` (``G_t = min_{t'>=t} r_t'``).
+    Defaults reproduce CJReinforce/PURE (``--advantage_estimator rloo``, gamma 1, see
+    :data:`PURE_SOURCE`), given PURE's token layout: ``step_ends[t]`` is the step's **separator
+    token** and the last step ends on the response's **last token** (EOS), as
+    :func:`prmkit.rl.align.separator_step_ends` returns. Pass the whole rollout batch: the
+    baseline works per group, the normalisation over the batch.
 
-    For ``soft-min``/``sum`` the (transformed) rewards sit on step-end tokens and the RLOO
-    ``baseline`` is subtracted there before the reverse cumulative sum (discount ``gamma``):
-    ``"token"`` (PURE default) subtracts ``(sum of the other K-1 responses' process rewards /
-    their total token count) * (#tokens of this step)``; ``"step"`` subtracts the other
-    responses' mean per-step reward; ``"none"`` subtracts nothing. For ``exact-min`` the
-    return is not a sum, so the baseline is the leave-one-out mean of the other responses'
-    whole-response value ``G_0 = min_t r_t`` (``baseline="none"`` disables it).
+    1. ``credit``: ``"soft-min"`` (PURE: ``r~ = softmax(-r/T) * r``), ``"sum"`` (raw ``r``;
+       PURE's ``--disable_weighted_reward`` is ``"sum"`` on ``r / n_steps``) or ``"exact-min"``
+       (``G_t = min_{t'>=t} r_t'``, not in PURE's code).
+    2. ``baseline`` (RLOO over the ``K = group_size`` responses of a prompt), subtracted from the
+       reward on each step-end token: ``"token"`` (PURE's recipe) ``(sum of the other K-1
+       responses' rewards / their total response tokens) * n_t``, with ``n_t`` the tokens of
+       step t **without** its end token (PURE's ``num_tokens_per_step``); ``"step"`` (PURE's
+       CLI default) the other responses' mean per-step reward; ``"none"``. For ``exact-min``
+       the return is no sum: the baseline is the leave-one-out mean of ``G_0``.
+    3. ``outcome`` ``[B]`` (PURE: ``solved - 1``) is RLOO-baselined, times ``outcome_coef``
+       (``--verifiable_reward_coef``), and added to every response token (PURE puts it on EOS;
+       with gamma 1 every token's return carries it).
+    4. Returns: reverse cumulative sum over tokens (``gamma``; PURE has none, i.e. 1).
+    5. ``mask_step_ends`` (PURE default; ``False`` = ``--nomask_separator_adv``): advantage 0 on
+       every step-end token (separators and EOS), which then take no part in the loss.
+    6. ``whiten`` (PURE default; ``False`` = ``--disable_advantage_normalization``): normalise over
+       all response tokens of the batch as PURE's replay buffer does; with ``mask_step_ends`` the
+       zero-advantage tokens are left out of the mean and the count and stay 0 (their squared
+       distance to the mean still enters the variance sum, as in PURE). Turn it off for a
+       single group or when the trainer normalises advantages itself.
 
-    ``outcome`` ``[B]`` (verifiable reward, e.g. PURE's ``solved - 1``) is RLOO-baselined and
-    added to every response token with ``outcome_coef`` (it sits at EOS with gamma = 1).
+    PURE also subtracts ``init_kl_coef * KL`` per token before step 4 (0.001 in its recipe);
+    prmkit leaves the KL term to the trainer.
 
     Example:
         >>> a = pure_advantages([[1.0, -1.0], [1.0, 1.0]], [[1, 3], [1, 3]], [[1] * 4] * 2, 2,
-        ...                     credit="exact-min", baseline="none")
+        ...                     credit="exact-min", baseline="none", mask_step_ends=False, whiten=False)
         >>> a.tolist()
         [[-1.0, -1.0, -1.0, -1.0], [1.0, 1.0, 1.0, 1.0]]
+        >>> b = pure_advantages([[1.0, -1.0], [1.0, 1.0]], [[1, 3], [1, 3]], [[1] * 4] * 2, 2,
+        ...                     credit="sum", baseline="none", whiten=False)
+        >>> b.tolist()  # step-end tokens (1 and 3) masked to 0
+        [[0.0, 0.0, -1.0, 0.0], [2.0, 0.0, 1.0, 0.0]]
     """
     back = _restorer(step_rewards, response_mask)
     r, m = _steps(step_rewards, step_mask)
@@ -484,24 +549,27 @@ def pure_advantages(
             toks = _group_view(n_tok, group_size)
             others_r = tot.sum(axis=1, keepdims=True) - tot
             others_n = toks.sum(axis=1, keepdims=True) - toks
-            per_tok = np.divide(others_r, others_n, out=np.zeros_like(others_r), where=others_n > 0).reshape(
-                -1
-            )
+            per_tok = np.divide(others_r, others_n, out=np.zeros_like(others_r), where=others_n > 0)
             prev = np.concatenate([np.full((e.shape[0], 1), -1), e[:, :-1]], axis=1)
-            step_len = np.where(m, e - prev, 0)
-            rt = rt - per_tok[:, None] * step_len * m
+            step_len = np.where(m, np.maximum(e - prev - 1, 0), 0)  # the end token not counted
+            rt = rt - per_tok.reshape(-1)[:, None] * step_len
         elif baseline == "step":
             n_steps = m.sum(axis=1).astype(np.float64)
             mean_step = np.divide(rt.sum(axis=1), n_steps, out=np.zeros(len(n_steps)), where=n_steps > 0)
             rt = rt - rloo_baseline(mean_step, group_size)[:, None] * m
-        tok = steps_to_tokens(rt, e, rm, step_mask=m)
-        adv = token_returns(tok, rm, gamma)
+        adv = token_returns(steps_to_tokens(rt, e, rm, step_mask=m), rm, gamma)
     else:
         raise PrmkitError(f"credit must be soft-min, sum or exact-min, got {credit!r}", field="credit")
     if outcome is not None:
         o = _np(outcome).reshape(-1)
         adv = adv + outcome_coef * (o - rloo_baseline(o, group_size))[:, None] * rm
-    return back(np.where(rm, adv, 0.0))
+    adv = np.where(rm, adv, 0.0)
+    if mask_step_ends:
+        ends_mask = steps_to_tokens(np.ones_like(r), e, rm, step_mask=m) > 0
+        adv = np.where(ends_mask, 0.0, adv)
+    if whiten:
+        adv = _pure_whiten(adv, rm, mask_step_ends)
+    return back(adv)
 
 
 # ---------------------------------------------------------------- PRIME / implicit PRM
@@ -511,6 +579,9 @@ def implicit_process_rewards(
     logprobs: Array, ref_logprobs: Array, response_mask: Array, beta: float = 0.05
 ) -> Array:
     """Token-level implicit process rewards ``r_i = beta * (log pi(y_i) - log pi_ref(y_i))`` (D3, F2).
+
+    PRIME's RL reward (``token_level_score``) is the raw log-ratio: ``beta=1``
+    (see :func:`prime_advantages`).
 
     Example:
         >>> implicit_process_rewards([[-1.0, -2.0]], [[-1.5, -1.0]], [[1, 1]], beta=0.5).tolist()
@@ -535,7 +606,7 @@ def implicit_step_rewards(
 
     Returns ``(step_rewards [B, S], q [B, S])``; padding steps (end ``-1``) are 0.
 
-    Example (methods.md D3):
+    Example (docs/methods.md#d3-implicit-prm):
         >>> r, q = implicit_step_rewards([[0.5, 1.5, -2.0]], [[1, 2]], [[1, 1, 1]], beta=0.5)
         >>> r.tolist(), q.tolist()
         ([[1.0, -1.0]], [[1.0, 0.0]])
@@ -559,6 +630,29 @@ def implicit_step_rewards(
     return back(r), back(q)
 
 
+#: Source of the PRIME defaults below (read for the formulas; nothing copied).
+PRIME_SOURCE = (
+    "PRIME-RL/PRIME@18ad596f08d487bb546d80d738d99ec697bd2e75: "
+    "training/verl/trainer/ppo/core_algos.py (compute_rloo_returns), "
+    "training/verl/workers/actor/dp_prime.py (compute_implicit_reward, prime_norm), "
+    "training/verl/utils/torch_functional.py (masked_whiten), training/examples/run_prime_main.sh"
+)
+
+
+def _masked_whiten(x: np.ndarray, rm: np.ndarray) -> np.ndarray:
+    """verl's ``masked_whiten`` over the whole batch: ``(x - mean) / sqrt(var + 1e-8)``, ``var``
+    with Bessel's correction over the masked entries; 0 off the mask."""
+    vals = x[rm]
+    if vals.size < 2:
+        raise PrmkitError(
+            f"whitening needs at least 2 response tokens in the batch, got {vals.size}; use whiten=False",
+            field="whiten",
+        )
+    mean = vals.mean()
+    var = ((vals - mean) ** 2).sum() / (vals.size - 1)
+    return np.where(rm, (x - mean) / np.sqrt(var + 1e-8), 0.0)
+
+
 def prime_advantages(
     token_rewards: Array,
     response_mask: Array,
@@ -566,36 +660,73 @@ def prime_advantages(
     group_size: int,
     *,
     gamma: float = 1.0,
+    outcome_gamma: float = 1.0,
+    rloo: str = "prime",
+    batch_norm: bool = True,
+    whiten: bool = True,
     rm_coef: float = 1.0,
     outcome_coef: float = 1.0,
 ) -> Array:
-    """PRIME advantages (methods.md F2): RLOO per reward source, then summed, ``[B, L]``.
+    """PRIME advantages as PRIME's code computes them (docs/methods.md#f2-prime), ``[B, L]``.
 
-    ``A_i^t = rm_coef * sum_{s>=t} gamma^(s-t) [r_s^i - (1/(K-1)) sum_{j!=i} mean_s(r^j)]
-    + outcome_coef * (o^i - (1/(K-1)) sum_{j!=i} o^j)``, with ``mean_s`` the mean over the
-    response's tokens. PRIME uses ``gamma = 1`` and ``rm_coef = 5`` (after its batch norm).
+    Defaults reproduce PRIME-RL/PRIME (``adv_estimator=rloo``, ``prime_granularity=token``,
+    ``prime_norm=batch_norm``; see :data:`PRIME_SOURCE`) on the whole rollout batch.
+    ``token_rewards`` are PRIME's ``token_level_score``: the **raw** log-ratio
+    ``log pi_phi(y_i) - log pi_ref(y_i)`` per response token (no beta; beta only enters the
+    implicit PRM's loss), i.e. :func:`implicit_process_rewards` with ``beta=1``.
 
-    Example (methods.md F2):
+    1. ``batch_norm``: ``r <- r / (max_{b,i} |sum_{s>=i} r^b_s| + 1e-6)``, the largest absolute
+       reverse cumulative sum in the batch (PRIME's ``prime_norm=batch_norm``).
+    2. RLOO per reward source, ``rloo="prime"``: every token of response ``i`` gets
+       ``r_s^i K/(K-1) - sum_j mean(r^j)/(K-1)``, the sum over **all** K responses of the group,
+       its own included (``mean`` over a response's tokens). ``rloo="others"`` instead
+       subtracts the mean of the other K-1 responses' means, ``r_s^i - sum_{j!=i} mean(r^j)/(K-1)``
+       (equal on average over a response, not per token). The outcome ``o`` sits on the last
+       response token, with ``o^i - sum_{j!=i} o^j/(K-1)`` (both forms agree there).
+    3. Returns: discounted reverse sums, ``gamma`` for the process part (``reward_model_gamma``),
+       ``outcome_gamma`` for the outcome (``verifier_gamma``), added up. PRIME: both 1.
+    4. ``whiten``: verl's ``masked_whiten`` over all response tokens of the batch (mean 0,
+       unit variance with Bessel's correction, ``+1e-8``). Off for a single group or when the
+       trainer normalises advantages itself.
+
+    ``rm_coef`` and ``outcome_coef`` weigh the two sources before step 3. PRIME's RLOO reads
+    neither: its ``reward_model.rm_coef=5`` only scales a combined reward tensor that the RLOO
+    estimator does not use, so the defaults are 1.
+
+    Example (docs/methods.md#f2-prime, without PRIME's normalisations):
         >>> tr = [[0.1, 0.3], [-0.1, -0.1], [0.0, 0.0], [0.3, 0.3]]
-        >>> prime_advantages(tr, [[1, 1]] * 4, [1, 0, 0, 1], 4)[0].round(4).tolist()
+        >>> prime_advantages(tr, [[1, 1]] * 4, [1, 0, 0, 1], 4, rloo="others", batch_norm=False,
+        ...                  whiten=False)[0].round(4).tolist()
         [0.9333, 0.9]
+        >>> prime_advantages(tr, [[1, 1]] * 4, [0, 0, 0, 0], 4, batch_norm=False,
+        ...                  whiten=False)[0].round(4).tolist()  # PRIME's form: (4 r - 0.4) / 3 per token
+        [0.2667, 0.2667]
     """
     back = _restorer(token_rewards, response_mask)
-    r = _np(token_rewards)
-    if r.ndim == 1:
-        r = r[None, :]
-    rm = _resp_mask(response_mask)
-    if rm.shape != r.shape:
-        raise PrmkitError(
-            f"response_mask shape {rm.shape} != token rewards shape {r.shape}", field="response_mask"
-        )
-    r = np.where(rm, r, 0.0)
+    r, rm = _tokens(token_rewards, response_mask)
+    if rloo not in ("prime", "others"):
+        raise PrmkitError(f"rloo must be prime or others, got {rloo!r}", field="rloo")
+    if group_size < 2:
+        raise PrmkitError("RLOO needs group_size >= 2", field="group_size")
+    if batch_norm and r.size:
+        r = r / (np.abs(_reverse_sum(r, rm, 1.0)).max() + 1e-6)
     n = rm.sum(axis=1)
     means = np.divide(r.sum(axis=1), n, out=np.zeros(r.shape[0]), where=n > 0)
-    dense = token_returns(np.where(rm, r - rloo_baseline(means, group_size)[:, None], 0.0), rm, gamma)
+    if rloo == "prime":
+        k = group_size
+        all_means = _group_view(means, k).sum(axis=1, keepdims=True).repeat(k, axis=1).reshape(-1)
+        dense = r * k / (k - 1) - all_means[:, None] / (k - 1)
+    else:
+        dense = r - rloo_baseline(means, group_size)[:, None]
     o = _np(outcome).reshape(-1)
-    adv = rm_coef * dense + outcome_coef * (o - rloo_baseline(o, group_size))[:, None] * rm
-    return back(np.where(rm, adv, 0.0))
+    last = _last_token(rm)
+    o_tok = np.where(last, (o - rloo_baseline(o, group_size))[:, None], 0.0)
+    returns = rm_coef * _reverse_sum(np.where(rm, dense, 0.0), rm, gamma) + outcome_coef * _reverse_sum(
+        o_tok, rm, outcome_gamma
+    )
+    if whiten:
+        returns = _masked_whiten(returns, rm)
+    return back(np.where(rm, returns, 0.0))
 
 
 # ---------------------------------------------------------------- hybrid (verifiable + process)
@@ -614,9 +745,11 @@ def hybrid_advantages(
 ) -> Array:
     """GRPO advantages of ``R = outcome_weight * o + process_weight * P`` (TDRM's RL recipe, F3).
 
-    ``process`` is one aggregated process score per response (e.g. ``min`` of the step scores,
-    :func:`prmkit.aggregate.aggregate_steps`). Returns ``[B]``, or ``[B, L]`` broadcast over
-    ``response_mask`` when given. Defaults 0.5/0.5 and ``eps=1e-4`` follow TDRM.
+    ``process`` is one process score per response: any aggregate of the step scores
+    (:func:`prmkit.aggregate.aggregate_steps`; prmkit's adapters default to ``min``). TDRM's own
+    RL recipe instead takes the PRM head's raw logit on the response cut before its ``\\boxed``
+    step. Returns ``[B]``, or ``[B, L]`` broadcast over ``response_mask`` when given. Defaults
+    0.5/0.5 and ``eps=1e-4`` follow TDRM; this function is exact for a given ``process``.
 
     Example:
         >>> hybrid_advantages([1, 1, 0, 0], [1.0, 0.0, 1.0, 0.0], 4).round(3).tolist()
@@ -654,7 +787,7 @@ def td_targets(
     target without bootstrap. ``rewards`` default to 0 (TDRM's process reward ``r_t``).
     Using the targets as smoothed step values ("TD smoothing") damps isolated spikes.
 
-    Example (methods.md F3):
+    Example (docs/methods.md#f3-tdrm):
         >>> td_targets([[0.5, 0.9]], rewards=[[0.0, 0.0]]).round(2).tolist()[0][0]
         0.72
         >>> td_targets([[0.5, 0.9], [0.5, 0.9]], rewards=[[0.2, 0.0], [0.5, 0.0]], outcome=[1, 1]).round(4).tolist()
@@ -688,7 +821,7 @@ def td_targets(
 def td_loss(pred_values: Array, targets: Array, step_mask: Array | None = None) -> float:
     """Mean TDRM cross-entropy ``-[y log p + (1-y) log(1-p)]`` over real steps (p = predicted value).
 
-    Example (methods.md F3: with p = target = 0.72 the loss is H(0.72)):
+    Example (docs/methods.md#f3-tdrm: with p = target = 0.72 the loss is H(0.72)):
         >>> round(td_loss([[0.72]], [[0.72]]), 4)
         0.593
     """

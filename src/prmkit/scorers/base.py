@@ -78,8 +78,7 @@ def load_scorer(format: str | None = None, path: str | None = None, **options: A
 
     With ``format=None`` the format is read from ``PATH/prmkit.json``.
     """
-    import prmkit.scorers  # noqa: F401 - registers the built-in families
-
+    # the built-in families are registered: importing this module ran prmkit/scorers/__init__.py
     if format is None:
         meta = read_prmkit_json(path) if path else None
         if meta is None or "format" not in meta:

@@ -15,7 +15,15 @@ unless ``allow_rounding=False``. Only equalities with an operator on at least on
 checked.
 
 Step score: ``0.0`` when any claim is false, ``1.0`` when there is a claim and all hold,
-``neutral`` (default 0.5, configurable) when the step has no checkable claim.
+``neutral`` (default 0.5, configurable) when the step has no checkable claim, and **unknown**
+(``None``) when a claim cannot be evaluated within the :class:`Limits` (a number or an
+intermediate value over ``max_digits`` digits, an exponent over ``max_exponent``, parentheses or
+signs nested deeper than ``max_depth``, a step longer than ``max_step_chars``, or more than
+``time_limit_s`` seconds of CPU time spent on the step). The scorer never raises on a step: the reason of each
+unknown step is in :attr:`CalculatorScorer.last_meta` (``{"calculator_unknown": [{"step": i,
+"reason": ...}]}`` per solution), which ``prmkit score`` merges into the record's ``meta`` and the
+server returns with the scores. A claim that is false stays false even when another claim of the
+same step is unknown.
 
 Example:
     >>> s = CalculatorScorer()
@@ -28,12 +36,54 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from prmkit.errors import PrmkitError
+from prmkit.records import Solution
 from prmkit.scorers.base import SCORERS, Scorer, StepScores
+
+# ---------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the work spent on one step; a claim beyond them is *unknown*, never an error.
+
+    ``max_digits`` bounds every number written in a claim and every intermediate value (numerator
+    and denominator), so products and nested powers such as ``((9^64)^64)^64`` are refused before
+    they are computed; ``max_exponent`` bounds each exponent; ``max_depth`` bounds nested
+    parentheses and stacked signs; ``max_step_chars`` and ``time_limit_s`` bound a whole step.
+
+    Example:
+        >>> check_step_detail("(2^64)^64 = 1", limits=Limits(max_digits=100))
+        (None, 'power (2^64)^64 would exceed 100 digits')
+    """
+
+    max_digits: int = 1000
+    max_exponent: int = 4096
+    max_depth: int = 64
+    max_step_chars: int = 100_000
+    time_limit_s: float = 1.0
+
+    @property
+    def max_bits(self) -> int:
+        # 10^d < 2^(3.33 d): an integer of at most max_digits digits has at most this many bits
+        return int(self.max_digits * 3.3219280948873626) + 1
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class Unverifiable(Exception):
+    """A claim that cannot be evaluated within the :class:`Limits` (the step scores unknown)."""
+
+
+#: ``meta`` key under which the calculator lists its unknown steps: ``[{"step": i, "reason": str}]``
+META_CALCULATOR_UNKNOWN = "calculator_unknown"
 
 # ---------------------------------------------------------------------- normalisation
 
@@ -86,6 +136,7 @@ class _Tok:
     text: str
     value: Fraction | None = None
     decimals: int | None = None  # digits after the point, for rounding tolerance
+    too_long: bool = False  # a number over the digit limit (its value is not built)
 
 
 def normalize(text: str) -> str:
@@ -105,7 +156,7 @@ def normalize(text: str) -> str:
     return text
 
 
-def _tokenize(text: str) -> list[_Tok]:
+def _tokenize(text: str, limits: Limits = DEFAULT_LIMITS) -> list[_Tok]:
     toks: list[_Tok] = []
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup or "other"
@@ -113,6 +164,9 @@ def _tokenize(text: str) -> list[_Tok]:
         if kind == "num":
             clean = s.replace(",", "")
             dec = len(clean.split(".")[1]) if "." in clean else 0
+            if len(clean) - ("." in clean) > limits.max_digits:
+                toks.append(_Tok("num", s, None, dec, too_long=True))
+                continue
             toks.append(_Tok("num", s, Fraction(clean), dec))
         elif kind == "ws":
             toks.append(_Tok("ws", s))
@@ -125,11 +179,33 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    """Recursive descent over ``+ - * / ^ ( ) %`` with unary minus and implicit ``3(4)``."""
+    """Recursive descent over ``+ - * / ^ ( ) %`` with unary minus and implicit ``3(4)``.
 
-    def __init__(self, toks: list[_Tok]) -> None:
+    Raises :class:`Unverifiable` when an operand, a result, the nesting or the time goes beyond
+    ``limits`` (checked before each power and after each operation, so no huge value is built).
+    """
+
+    def __init__(
+        self, toks: list[_Tok], limits: Limits = DEFAULT_LIMITS, deadline: float | None = None
+    ) -> None:
         self.t = [x for x in toks if x.kind != "ws"]
         self.i = 0
+        self.limits = limits
+        self.deadline = deadline
+        self.depth = 0
+
+    def _sized(self, v: Fraction) -> Fraction:
+        bits = self.limits.max_bits
+        if v.numerator.bit_length() > bits or v.denominator.bit_length() > bits:
+            raise Unverifiable(f"an intermediate value exceeds {self.limits.max_digits} digits")
+        if self.deadline is not None and time.thread_time() > self.deadline:
+            raise Unverifiable(f"step took over {self.limits.time_limit_s} s")
+        return v
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > self.limits.max_depth:
+            raise Unverifiable(f"nesting deeper than {self.limits.max_depth}")
 
     def peek(self) -> _Tok | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -150,7 +226,7 @@ class _Parser:
         while (p := self.peek()) is not None and p.kind == "op" and p.text in "+-":
             self.take()
             rhs = self.term()
-            v = v + rhs if p.text == "+" else v - rhs
+            v = self._sized(v + rhs if p.text == "+" else v - rhs)
         return v
 
     def term(self) -> Fraction:
@@ -161,13 +237,13 @@ class _Parser:
                 self.take()
                 rhs = self.unary()
                 if p.text == "*":
-                    v = v * rhs
+                    v = self._sized(v * rhs)
                 else:
                     if rhs == 0:
                         raise ZeroDivisionError
-                    v = v / rhs
+                    v = self._sized(v / rhs)
             elif p is not None and p.kind == "lp":  # implicit multiplication 3(4)
-                v = v * self.unary()
+                v = self._sized(v * self.unary())
             else:
                 return v
 
@@ -175,19 +251,28 @@ class _Parser:
         p = self.peek()
         if p is not None and p.kind == "op" and p.text in "+-":
             self.take()
+            self._enter()
             v = self.unary()
+            self.depth -= 1
             return -v if p.text == "-" else v
         return self.power()
 
     def power(self) -> Fraction:
+        start = self.i
         base = self.atom()
         p = self.peek()
         if p is not None and p.kind == "op" and p.text in ("^", "**"):
             self.take()
             exp = self.unary()
-            if exp.denominator != 1 or abs(exp) > 64 or (base == 0 and exp < 0):
+            if exp.denominator != 1 or (base == 0 and exp < 0):
                 raise ValueError("unsupported power")
-            return base ** int(exp)
+            text = "".join(t.text for t in self.t[start : self.i])
+            if abs(exp) > self.limits.max_exponent:
+                raise Unverifiable(f"exponent in {text} is over {self.limits.max_exponent}")
+            size = max(base.numerator.bit_length(), base.denominator.bit_length()) - 1
+            if size * abs(int(exp)) > self.limits.max_bits:  # |base| >= 2^size: the result is at least this
+                raise Unverifiable(f"power {text} would exceed {self.limits.max_digits} digits")
+            return self._sized(base ** int(exp))
         return base
 
     def atom(self) -> Fraction:
@@ -195,11 +280,15 @@ class _Parser:
         if p is None:
             raise ValueError("missing operand")
         if p.kind == "num":
+            if p.too_long:
+                raise Unverifiable(f"a number has over {self.limits.max_digits} digits")
             self.take()
             v = p.value  # type: ignore[assignment]
         elif p.kind == "lp":
             self.take()
+            self._enter()
             v = self.expr()
+            self.depth -= 1
             q = self.peek()
             if q is None or q.kind != "rp":
                 raise ValueError("unbalanced parentheses")
@@ -212,14 +301,21 @@ class _Parser:
         return v  # type: ignore[return-value]
 
 
-def evaluate(expr: str) -> Fraction:
+def evaluate(expr: str, limits: Limits = DEFAULT_LIMITS) -> Fraction:
     """Exact value of a plain arithmetic expression (after :func:`normalize`).
+
+    Raises ``ValueError`` for text that is not arithmetic and :class:`Unverifiable` for
+    arithmetic beyond ``limits``.
 
     Example:
         >>> evaluate("3/4 * 8"), evaluate("2^3 - 1"), evaluate("25% * 80")
         (Fraction(6, 1), Fraction(7, 1), Fraction(20, 1))
+        >>> evaluate("(9^64)^64")
+        Traceback (most recent call last):
+        ...
+        prmkit.scorers.calculator.Unverifiable: power (9^64)^64 would exceed 1000 digits
     """
-    return _Parser(_tokenize(normalize(expr))).parse()
+    return _Parser(_tokenize(normalize(expr), limits), limits).parse()
 
 
 def _has_op(toks: list[_Tok]) -> bool:
@@ -327,10 +423,37 @@ def _text(toks: list[_Tok]) -> str:
     return "".join(t.text for t in toks).strip()
 
 
-def _claims_in(text: str, rounding: bool) -> list[Claim]:
-    toks = _tokenize(normalize(text))
-    claims: list[Claim] = []
+@dataclass
+class _Run:
+    """What one step's check has found so far, and its bounds."""
+
+    limits: Limits
+    deadline: float | None
+    claims: list[Claim]
+    unknown: list[str]
+
+    def tick(self) -> None:
+        if self.deadline is not None and time.thread_time() > self.deadline:
+            raise Unverifiable(f"step took over {self.limits.time_limit_s} s")
+
+    def parse(self, toks: list[_Tok]) -> Fraction | None:
+        """The value of ``toks``; ``None`` when they are not arithmetic or are beyond the limits."""
+        try:
+            return _Parser(toks, self.limits, self.deadline).parse()
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return None
+        except Unverifiable as e:
+            if "took over" in str(e):
+                raise
+            self.unknown.append(str(e))
+            return None
+
+
+def _claims_in(text: str, rounding: bool, run: _Run) -> list[Claim]:
+    toks = _tokenize(normalize(text), run.limits)
+    claims = run.claims
     for seg, left_cut, right_cut in _split_segments(toks):
+        run.tick()
         parts = _split_eq(seg)
         if len(parts) < 2:
             continue
@@ -346,10 +469,7 @@ def _claims_in(text: str, rounding: bool) -> list[Claim]:
             if k == 0 and core[0].kind == "op" and core[0].text == "-" and left_cut:
                 values.append(None)
                 continue
-            try:
-                values.append(_Parser(part).parse())
-            except (ValueError, ZeroDivisionError, OverflowError):
-                values.append(None)
+            values.append(run.parse(part))
         for k in range(len(parts) - 1):
             a, b = values[k], values[k + 1]
             if a is None or b is None:
@@ -365,8 +485,26 @@ def _claims_in(text: str, rounding: bool) -> list[Claim]:
 _GSM8K_TAG = re.compile(r"<<([^<>]*?)=([^<>=]*)>>")
 
 
-def find_claims(text: str, allow_rounding: bool = True) -> list[Claim]:
+def _find(text: str, allow_rounding: bool, run: _Run) -> list[Claim]:
+    if len(text) > run.limits.max_step_chars:
+        raise Unverifiable(f"step has {len(text)} characters; the limit is {run.limits.max_step_chars}")
+    for m in _GSM8K_TAG.finditer(text):
+        run.tick()
+        lhs_toks = _tokenize(normalize(m.group(1)), run.limits)
+        rhs_toks = _tokenize(normalize(m.group(2)), run.limits)
+        lhs, rhs = run.parse(lhs_toks), run.parse(rhs_toks)
+        if lhs is None or rhs is None:
+            continue
+        claims_eq = _equal(lhs, _tokenize(m.group(1), run.limits), rhs, rhs_toks, allow_rounding)
+        run.claims.append(Claim(m.group(1).strip(), m.group(2).strip(), claims_eq))
+    prose = _GSM8K_TAG.sub(" ", text)
+    return _claims_in(prose, allow_rounding, run)
+
+
+def find_claims(text: str, allow_rounding: bool = True, limits: Limits = DEFAULT_LIMITS) -> list[Claim]:
     """Every checkable arithmetic claim in ``text`` (calculator tags first, then the prose).
+
+    Claims beyond ``limits`` are left out (:func:`check_step_detail` reports them).
 
     Example:
         >>> [c.holds for c in find_claims("He pays 5 * 3 = 15 dollars, then 15 + 2 = 18.")]
@@ -374,37 +512,57 @@ def find_claims(text: str, allow_rounding: bool = True) -> list[Claim]:
         >>> find_claims("Let x + 3 = 7, so x = 4.")
         []
     """
-    claims: list[Claim] = []
-    for m in _GSM8K_TAG.finditer(text):
-        try:
-            lhs = evaluate(m.group(1))
-            rhs_toks = _tokenize(normalize(m.group(2)))
-            rhs = _Parser(rhs_toks).parse()
-        except (ValueError, ZeroDivisionError, OverflowError):
-            continue
-        claims.append(
-            Claim(
-                m.group(1).strip(),
-                m.group(2).strip(),
-                _equal(lhs, _tokenize(m.group(1)), rhs, rhs_toks, allow_rounding),
-            )
-        )
-    prose = _GSM8K_TAG.sub(" ", text)
-    claims += _claims_in(prose, allow_rounding)
-    return claims
+    run = _Run(limits, None, [], [])
+    try:
+        return _find(text, allow_rounding, run)
+    except Unverifiable:
+        return run.claims
 
 
-def check_step(text: str, neutral: float = 0.5, allow_rounding: bool = True) -> float:
-    """0.0 if any claim in ``text`` is false, 1.0 if all hold, ``neutral`` if there are none.
+def check_step_detail(
+    text: str, neutral: float = 0.5, allow_rounding: bool = True, limits: Limits = DEFAULT_LIMITS
+) -> tuple[float | None, str | None]:
+    """``(score, reason)``: the score of :func:`check_step`, or ``(None, why)`` when a claim of
+    the step cannot be evaluated within ``limits`` and no claim is false. Never raises.
+
+    Example:
+        >>> check_step_detail("2 + 2 = 4")
+        (1.0, None)
+        >>> check_step_detail("1" * 5000 + " + 1 = 2")
+        (None, 'a number has over 1000 digits')
+        >>> check_step_detail("2 + 2 = 5, and 9^9^9^9 = 1")  # a false claim decides the step
+        (0.0, None)
+    """
+    deadline = time.thread_time() + limits.time_limit_s if limits.time_limit_s > 0 else None
+    run = _Run(limits, deadline, [], [])
+    try:
+        _find(text, allow_rounding, run)
+    except Unverifiable as e:
+        run.unknown.append(str(e))
+    except Exception as e:  # noqa: BLE001 - a verifier never fails the batch: the step is unknown
+        run.unknown.append(f"internal error: {type(e).__name__}: {e}"[:300])
+    if any(not c.holds for c in run.claims):
+        return 0.0, None
+    if run.unknown:
+        return None, run.unknown[0]
+    if not run.claims:
+        return neutral, None
+    return 1.0, None
+
+
+def check_step(
+    text: str, neutral: float = 0.5, allow_rounding: bool = True, limits: Limits = DEFAULT_LIMITS
+) -> float | None:
+    """0.0 if any claim in ``text`` is false, 1.0 if all hold, ``neutral`` if there are none,
+    ``None`` (unknown) if a claim is beyond ``limits`` (see :func:`check_step_detail`).
 
     Example:
         >>> check_step("1,200 + 300 = 1,500"), check_step("2 + 2 = 5"), check_step("Hello", neutral=0.7)
         (1.0, 0.0, 0.7)
+        >>> check_step("(((9^64)^64)^64)^64 = 1") is None
+        True
     """
-    claims = find_claims(text, allow_rounding)
-    if not claims:
-        return neutral
-    return 1.0 if all(c.holds for c in claims) else 0.0
+    return check_step_detail(text, neutral, allow_rounding, limits)[0]
 
 
 @SCORERS.register("calculator")
@@ -414,13 +572,41 @@ class CalculatorScorer(Scorer):
     Args:
         neutral: score of a step with nothing checkable (default 0.5; must be in [0, 1]).
         allow_rounding: accept a decimal side that is the exact value rounded to its digits.
+        max_digits, max_exponent, max_depth, max_step_chars, time_limit_s: the :class:`Limits`
+            of one step (a step beyond them scores ``None``, its reason in :attr:`last_meta`).
+
+    Example:
+        >>> s = CalculatorScorer(max_digits=50)
+        >>> s.score_batch(["?", "?"], [["2^200 = 1"], ["1 + 1 = 2"]])
+        [[None], [1.0]]
+        >>> s.last_meta[0]
+        {'calculator_unknown': [{'step': 0, 'reason': 'power 2^200 would exceed 50 digits'}]}
     """
 
-    def __init__(self, neutral: float = 0.5, allow_rounding: bool = True) -> None:
+    def __init__(
+        self,
+        neutral: float = 0.5,
+        allow_rounding: bool = True,
+        max_digits: int = DEFAULT_LIMITS.max_digits,
+        max_exponent: int = DEFAULT_LIMITS.max_exponent,
+        max_depth: int = DEFAULT_LIMITS.max_depth,
+        max_step_chars: int = DEFAULT_LIMITS.max_step_chars,
+        time_limit_s: float = DEFAULT_LIMITS.time_limit_s,
+    ) -> None:
         if not 0.0 <= float(neutral) <= 1.0:
             raise PrmkitError(f"neutral must be in [0, 1], got {neutral}", field="neutral")
         self.neutral = float(neutral)
         self.allow_rounding = bool(allow_rounding)
+        bounds = {"max_digits": max_digits, "max_exponent": max_exponent, "max_depth": max_depth,
+                  "max_step_chars": max_step_chars}  # fmt: skip
+        for name, v in bounds.items():
+            if int(v) < 1:
+                raise PrmkitError(f"must be >= 1, got {v}", field=name)
+        if not float(time_limit_s) > 0:
+            raise PrmkitError(f"must be > 0, got {time_limit_s}", field="time_limit_s")
+        self.limits = Limits(**{k: int(v) for k, v in bounds.items()}, time_limit_s=float(time_limit_s))
+        #: per solution of the last :meth:`score_batch`: ``{"calculator_unknown": [...]}`` or ``{}``
+        self.last_meta: list[dict[str, Any]] = []
 
     @classmethod
     def load(cls, path: str | None = None, **options: object) -> CalculatorScorer:
@@ -433,4 +619,23 @@ class CalculatorScorer(Scorer):
             raise PrmkitError(f"bad option for the calculator scorer: {e}") from None
 
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
-        return [[check_step(s, self.neutral, self.allow_rounding) for s in sol] for sol in steps]
+        out: list[StepScores] = []
+        metas: list[dict[str, Any]] = []
+        for sol in steps:
+            scores: StepScores = []
+            unknown: list[dict[str, Any]] = []
+            for i, step in enumerate(sol):
+                score, reason = check_step_detail(step, self.neutral, self.allow_rounding, self.limits)
+                scores.append(score)
+                if reason is not None:
+                    unknown.append({"step": i, "reason": reason})
+            out.append(scores)
+            metas.append({META_CALCULATOR_UNKNOWN: unknown} if unknown else {})
+        self.last_meta = metas
+        return out
+
+    def _fill(self, batch: list[Solution]) -> Iterator[Solution]:
+        filled = list(super()._fill(batch))
+        for r, m in zip(filled, self.last_meta, strict=True):
+            r.meta.update(m)
+        yield from filled

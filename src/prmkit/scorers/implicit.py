@@ -1,4 +1,4 @@
-"""Implicit PRM (methods.md D3): process rewards from the log-ratio of two causal LMs.
+"""Implicit PRM (docs/methods.md#d3-implicit-prm): process rewards from the log-ratio of two causal LMs.
 
 For a solution rendered as ``problem SEP step1 SEP step2 SEP ...`` (format ``implicit``), the
 reward of step ``t`` is::
@@ -31,7 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from prmkit.aggregate import sigmoid
 from prmkit.errors import PrmkitError
+from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import Rendered
 from prmkit.scorers.base import SCORERS, StepScores, read_prmkit_json
 from prmkit.scorers.engine import resolve_device, resolve_dtype
@@ -41,8 +43,6 @@ from prmkit.scorers.neural import (
     _gather_index,
     _pad,
     format_from_json,
-    load_tokenizer,
-    sigmoid,
     split_format_options,
 )
 

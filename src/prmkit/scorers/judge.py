@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prmkit.clients.openai_compat import OpenAIClient, choice_text, client_for
 from prmkit.errors import PrmkitError
-from prmkit.policies.openai import OpenAIClient, choice_text, client_for
-from prmkit.policies.text import derive_seed
+from prmkit.runs import derive_seed
 from prmkit.scorers.base import SCORERS, Scorer, StepScores
 
 #: ProcessBench ``code/templates/critique_template.txt``
@@ -151,7 +151,7 @@ class JudgeScorer(Scorer):
         send_n: ask for ``k`` choices in one request; missing ones are requested one by one.
         template: critique prompt with ``{problem}`` and ``{tagged_response}``.
         extra_body: extra JSON fields (``{"top_k": 20}``, ``{"chat_template_kwargs": ...}``).
-        api_key, timeout, max_retries, backoff, max_concurrency: see :class:`OpenAIClient`.
+        api_key, timeout, max_retries, max_concurrency: see :class:`OpenAIClient`.
     """
 
     def __init__(
@@ -172,7 +172,6 @@ class JudgeScorer(Scorer):
         api_key: str | None = None,
         timeout: float = 300.0,
         max_retries: int = 5,
-        backoff: float = 0.5,
         max_concurrency: int = 8,
         client: OpenAIClient | None = None,
     ) -> None:
@@ -188,7 +187,6 @@ class JudgeScorer(Scorer):
             api_key=api_key,
             timeout=timeout,
             max_retries=max_retries,
-            backoff=backoff,
             max_concurrency=max_concurrency,
         )
         self._model = model

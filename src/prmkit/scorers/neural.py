@@ -29,13 +29,14 @@ warning), never shifted onto other steps.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from prmkit.errors import PrmkitError
+from prmkit.models.qwen_prm import QwenPRMModel
+from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import PRMFormat, Rendered, get_format, render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
 from prmkit.scorers.engine import (
@@ -84,22 +85,10 @@ def format_from_json(meta: dict[str, Any] | None, family: str) -> dict[str, Any]
             key = _JSON_ALIASES.get(k, k)
             if key in FORMAT_FIELDS:
                 out[key] = v
+    recorded = meta.get("prm_format")
+    if isinstance(recorded, dict) and "tokenize" not in recorded and "tokenize" not in out:
+        out["tokenize"] = "pieces"  # written before formats had `tokenize`: prmkit rendered pieces
     return out
-
-
-def load_tokenizer(path: str | Path) -> Any:
-    """A tokenizer from a checkpoint directory or hub id.
-
-    Loads ``PreTrainedTokenizerFast`` when the directory has a ``tokenizer.json`` (AutoTokenizer
-    would swap a locally trained tokenizer on a qwen2 config for ``Qwen2Tokenizer``), otherwise
-    ``AutoTokenizer``.
-    """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    p = Path(path)
-    if p.is_dir() and (p / "tokenizer.json").is_file():
-        return PreTrainedTokenizerFast.from_pretrained(str(p))
-    return AutoTokenizer.from_pretrained(str(path))
 
 
 def _from_pretrained(cls: Any, path: str | Path, dtype: Any, **kwargs: Any) -> Any:
@@ -108,68 +97,6 @@ def _from_pretrained(cls: Any, path: str | Path, dtype: Any, **kwargs: Any) -> A
         return cls.from_pretrained(str(path), dtype=dtype, **kwargs)
     except TypeError:  # transformers < 4.56 spells it torch_dtype
         return cls.from_pretrained(str(path), torch_dtype=dtype, **kwargs)
-
-
-def _qwen_prm_class() -> Any:
-    import torch
-    from torch import nn
-    from transformers import Qwen2Config, Qwen2Model, Qwen2PreTrainedModel
-    from transformers.modeling_outputs import TokenClassifierOutput
-
-    class _QwenPRMModel(Qwen2PreTrainedModel):
-        """Qwen2 body + the 2-layer score head of Qwen2.5-Math-PRM (no remote code needed).
-
-        Module names and shapes match the released checkpoints: ``model.*`` (the Qwen2 body),
-        ``score.0`` ``Linear(h, h)``, ``score.1`` ReLU, ``score.2`` ``Linear(h, 2)``, so
-        ``QwenPRMModel.from_pretrained("Qwen/Qwen2.5-Math-PRM-7B")`` loads it as is.
-        """
-
-        config_class = Qwen2Config
-        base_model_prefix = "model"
-
-        def __init__(self, config: Any) -> None:
-            super().__init__(config)
-            h = config.hidden_size
-            self.model = Qwen2Model(config)
-            self.score = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
-            self.post_init()
-
-        def forward(
-            self,
-            input_ids: torch.LongTensor | None = None,
-            attention_mask: torch.Tensor | None = None,
-            position_ids: torch.LongTensor | None = None,
-            inputs_embeds: torch.Tensor | None = None,
-            **kwargs: Any,
-        ) -> Any:
-            kwargs.pop("use_cache", None)
-            out = self.model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                inputs_embeds=inputs_embeds,
-                use_cache=False,
-                **kwargs,
-            )
-            return TokenClassifierOutput(logits=self.score(out.last_hidden_state))
-
-    _QwenPRMModel.__name__ = "QwenPRMModel"
-    _QwenPRMModel.__qualname__ = "QwenPRMModel"
-    return _QwenPRMModel
-
-
-_QWEN_PRM: Any = None
-
-
-def __getattr__(name: str) -> Any:
-    # QwenPRMModel subclasses a torch module: built on first access so importing this module
-    # stays free of torch/transformers.
-    global _QWEN_PRM
-    if name == "QwenPRMModel":
-        if _QWEN_PRM is None:
-            _QWEN_PRM = _qwen_prm_class()
-        return _QWEN_PRM
-    raise AttributeError(name)
 
 
 class NeuralScorer(Scorer):
@@ -578,8 +505,7 @@ class QwenPRMScorer(NeuralScorer):
 
     @classmethod
     def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
-        model_cls = __getattr__("QwenPRMModel")
-        return _from_pretrained(model_cls, path, dtype)
+        return _from_pretrained(QwenPRMModel, path, dtype)
 
     def _scores_from_head(self, logits: Any) -> Any:
         return logits.float().softmax(-1)[:, self.fmt.positive_index]
@@ -631,14 +557,37 @@ class ChatTurnScorer(TokenPairScorer):
     format_name = "chat-turn"
 
 
-def sigmoid(x: float) -> float:
-    """Numerically safe logistic function.
+# Reference layouts and prmkit's separate-pieces variants: same heads, another PRMFormat.
+@SCORERS.register("trl")
+class TRLScorer(TokenClassificationScorer):
+    """TRL ``PRMTrainer`` layout (BOS, prompt, each step + separator ids), 2-class head."""
 
-    Example:
-        >>> round(sigmoid(0.0), 3), round(sigmoid(-1000.0), 3)
-        (0.5, 0.0)
-    """
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+    format_name = "trl"
+
+
+@SCORERS.register("skywork-prm")
+class SkyworkScorer(ValueHeadScorer):
+    """Skywork-o1 Open PRM layout (``bos + problem + "\\n"``, each step + ``"\\n"``), value head."""
+
+    format_name = "skywork-prm"
+
+
+@SCORERS.register("lm-token-pair-pieces")
+class TokenPairPiecesScorer(TokenPairScorer):
+    """prmkit's separate-pieces token-pair layout (for PRMs trained by prmkit with it)."""
+
+    format_name = "lm-token-pair-pieces"
+
+
+@SCORERS.register("qwen-prm-pieces")
+class QwenPRMPiecesScorer(QwenPRMScorer):
+    """prmkit's separate-pieces Qwen-PRM layout (equal ids to ``qwen-prm`` on Qwen2 tokenizers)."""
+
+    format_name = "qwen-prm-pieces"
+
+
+@SCORERS.register("chat-turn-pieces")
+class ChatTurnPiecesScorer(ChatTurnScorer):
+    """prmkit's separate-pieces chat-turn layout (for PRMs trained by prmkit with it)."""
+
+    format_name = "chat-turn-pieces"

@@ -1,24 +1,26 @@
 """vLLM scoring backend (optional extra ``prmkit[vllm]``, GPU): token-level pooling at the steps.
 
-Solutions are rendered by the same :func:`prmkit.render.render` as every other scorer and sent
-to vLLM as token ids (``TokensPrompt``), so the step positions are known exactly. vLLM runs the
-model as a pooling model (``runner="pooling"``; ``task="reward"`` on older versions) with a
-token-wise pooler:
+Solutions are rendered by the same :func:`prmkit.render.render_many` as every other scorer and
+sent to vLLM as token ids (``TokensPrompt``), so the step positions are known exactly. The engine
+is built one way (:func:`engine_config`): ``runner="pooling"``, ``max_model_len``, the dtype
+mapped to vLLM's names, and a ``PoolerConfig`` for the ``token_classify`` task:
 
-- ``STEP`` pooling (``step_tag_id`` = the format's step tag, ``returned_token_ids`` = the
-  ``good``/``bad`` token ids for LM-head PRMs, softmax on): vLLM returns one row per occurrence
-  of the tag token; rows are mapped back to our step positions by occurrence order, so a step
-  whose *text* contains the tag token cannot shift the others.
-- ``ALL`` pooling (chat-turn, or formats whose tag is several tokens): one row per token, read
-  at our step positions.
+- ``STEP`` pooling (``step_tag_id``) when the score is read at a tag that is one token in every
+  context (``<extra_0>`` of Qwen2.5-Math-PRM): one row per occurrence of the tag id, mapped back
+  to our step positions by occurrence order, so a step whose text contains the tag cannot shift
+  the others.
+- ``ALL`` pooling otherwise (chat-turn, whole-string tags such as `` ки``): one row per token,
+  read at our step positions.
+- LM-head PRMs (``lm-token-pair``, ``chat-turn``) are served as classifiers with vLLM's own
+  conversion, ``convert="classify"`` + ``classifier_from_token`` (``from_2_way_softmax``), so a
+  row is P(good) from the two LM-head rows, never raw hidden states.
 
-The row at a step is a probability vector: class ``positive_index`` for classifier heads
-(``token-classification``, ``qwen-prm``), the first entry (``good``) for ``lm-token-pair``.
-A single-column row (value head) gets a sigmoid when vLLM did not already apply an activation.
+The row at a step is a probability (vLLM applies the activation): class ``positive_index`` for
+2-class heads, the single column for value heads and converted token pairs.
 
 Example (GPU with vLLM installed)::
 
-    scorer = load_scorer("vllm", "Qwen/Qwen2.5-Math-PRM-7B", render_format="qwen-prm")
+    scorer = load_scorer("vllm", "Qwen/Qwen2.5-Math-PRM-7B", render_format="qwen-prm", dtype="bf16")
     scorer.score_batch([question], [steps])
 """
 
@@ -29,8 +31,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prmkit.aggregate import sigmoid
 from prmkit.errors import PrmkitError
-from prmkit.render import PRMFormat, Rendered, _tag_ids, get_format, render_many
+from prmkit.render import (
+    PRMFormat,
+    Rendered,
+    _single_token_id,
+    _tag_ids,
+    encode_texts,
+    get_format,
+    render_many,
+)
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
 from prmkit.scorers.neural import format_from_json, split_format_options
 
@@ -101,7 +112,7 @@ def rows_to_step_scores(
 def _read_row(row: list[float], fmt: PRMFormat, read: str, activated: bool) -> float:
     if len(row) == 1:
         v = row[0]
-        return v if activated else 1.0 / (1.0 + math.exp(-v))
+        return v if activated else sigmoid(v)
     col = 0 if read == "token-pair" else fmt.positive_index
     if activated:
         return row[col]
@@ -116,6 +127,126 @@ def _as_list(x: Any) -> list:
     return list(x)
 
 
+#: prmkit dtype names -> vLLM's
+VLLM_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "auto": "auto"}
+
+
+def vllm_dtype(dtype: str | None) -> str:
+    """vLLM's name of a dtype (``bf16`` -> ``bfloat16``; vLLM's own names pass through).
+
+    Example:
+        >>> vllm_dtype("bf16"), vllm_dtype(None), vllm_dtype("float16")
+        ('bfloat16', 'auto', 'float16')
+    """
+    if dtype is None:
+        return "auto"
+    if dtype in VLLM_DTYPES.values() or dtype == "half":
+        return dtype
+    if dtype not in VLLM_DTYPES:
+        raise PrmkitError(f"unknown dtype {dtype!r}; use one of {', '.join(VLLM_DTYPES)}", field="dtype")
+    return VLLM_DTYPES[dtype]
+
+
+def _model_max_len(path: str) -> int | None:
+    """``max_position_embeddings`` of a checkpoint's config (``None`` when unknown)."""
+    try:
+        from transformers import AutoConfig
+
+        cfg = AutoConfig.from_pretrained(str(path))
+    except Exception:  # noqa: BLE001 - unknown is fine; vLLM then uses its own default
+        return None
+    mpe = getattr(cfg.get_text_config(), "max_position_embeddings", None)
+    return mpe if isinstance(mpe, int) and mpe > 0 else None
+
+
+def step_pooling_tag(fmt: PRMFormat, tokenizer: Any) -> int | None:
+    """The tag id for vLLM ``STEP`` pooling, or ``None`` for ``ALL`` pooling.
+
+    STEP pooling returns one row per occurrence of one token id, so it is used only when the
+    score is read at a tag that is a single token in every context: an added/special token (the
+    ``<extra_0>`` of Qwen2.5-Math-PRM) or a tag that ``pieces``/``steps`` formats insert as ids.
+    A ``whole`` format's plain-text tag (`` ки``) tokenizes by context and uses ALL pooling.
+    """
+    if fmt.layout == "chat-turns" or not fmt.step_tag:
+        return None
+    # the ids render inserts: steps formats encode the tag, pieces formats prefer its vocabulary id
+    tag = (
+        encode_texts(tokenizer, [fmt.step_tag])[0]
+        if fmt.tokenize == "steps"
+        else _tag_ids(tokenizer, fmt.step_tag)
+    )
+    if len(tag) != 1:
+        return None
+    if fmt.tokenize == "whole" and fmt.step_tag not in (tokenizer.get_added_vocab() or {}):
+        return None
+    return tag[0]
+
+
+def engine_config(
+    fmt: PRMFormat,
+    tokenizer: Any,
+    path: str,
+    *,
+    dtype: str | None = None,
+    max_model_len: int | None = None,
+    batch_tokens: int | None = None,
+    gpu_memory_utilization: float = 0.85,
+    tensor_parallel_size: int = 1,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``vllm.LLM`` keyword arguments and the ``PoolerConfig`` fields for a PRM format.
+
+    One construction, no fallbacks: ``runner="pooling"``, the dtype mapped, ``max_model_len``
+    set (every rendered prompt is cut to it, so one long solution cannot fail a batch) and
+    ``max_num_batched_tokens`` at least that long (token pooling disables chunked prefill).
+    Token-pair formats (Math-Shepherd, RLHFlow) become classifiers with vLLM's documented
+    conversion: ``convert="classify"`` with ``hf_overrides`` ``method="from_2_way_softmax"`` and
+    ``classifier_from_token=[bad, good]`` (the score row is ``w[good] - w[bad]`` of the LM head,
+    so its sigmoid is the two-way softmax P(good)), never raw hidden states.
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a + b - c ки"], vocab_size=280)
+        >>> kw, pool = engine_config(get_format("lm-token-pair"), tok, "m", dtype="bf16", max_model_len=512)
+        >>> kw["runner"], kw["convert"], kw["dtype"], kw["hf_overrides"]["method"], pool["pooling_type"]
+        ('pooling', 'classify', 'bfloat16', 'from_2_way_softmax', 'ALL')
+    """
+    if fmt.head == "log-ratio":
+        raise PrmkitError("the implicit PRM is not served through vLLM pooling; use format 'implicit'")
+    max_len = max_model_len if max_model_len is not None else _model_max_len(path)
+    kwargs: dict[str, Any] = {
+        "model": str(path),
+        "runner": "pooling",
+        "dtype": vllm_dtype(dtype),
+        "gpu_memory_utilization": gpu_memory_utilization,
+        "tensor_parallel_size": tensor_parallel_size,
+    }
+    if max_len is not None:
+        kwargs["max_model_len"] = max_len
+    if batch_tokens is not None:
+        kwargs["max_num_batched_tokens"] = max(batch_tokens, max_len or 0)
+    tag_id = step_pooling_tag(fmt, tokenizer)
+    pooler: dict[str, Any] = {"pooling_type": "STEP" if tag_id is not None else "ALL"}
+    if tag_id is not None:
+        pooler["step_tag_id"] = tag_id
+    if fmt.head == "token-pair":
+        good = _single_token_id(tokenizer, fmt.good_token, "good token")
+        bad = _single_token_id(tokenizer, fmt.bad_token, "bad token")
+        kwargs["convert"] = "classify"
+        kwargs["hf_overrides"] = {
+            "method": "from_2_way_softmax",
+            # vLLM maps these back with convert_tokens_to_ids: vocabulary strings ('▁+')
+            "classifier_from_token": tokenizer.convert_ids_to_tokens([bad, good]),
+        }
+    overlap = set(kwargs) & set(extra or {})
+    if overlap:
+        raise PrmkitError(
+            f"vLLM options set by the format cannot be overridden: {', '.join(sorted(overlap))}"
+        )
+    kwargs.update(extra or {})
+    return kwargs, pooler
+
+
 @SCORERS.register("vllm")
 class VLLMScorer(Scorer):
     """Any neural PRM format served by vLLM's pooling runner (one prompt per solution).
@@ -123,7 +254,11 @@ class VLLMScorer(Scorer):
     Args:
         path: model directory or hub id.
         render_format: PRM format to render with (default from ``prmkit.json``, else ``qwen-prm``).
-        max_length, dtype, gpu_memory_utilization, tensor_parallel_size: passed to ``vllm.LLM``.
+        dtype: ``bf16``/``fp16``/``fp32``/``auto`` (mapped to vLLM's names).
+        max_length: the engine's ``max_model_len`` and the render window (default: the
+            checkpoint's ``max_position_embeddings``).
+        batch_tokens: ``max_num_batched_tokens`` (raised to ``max_length`` when smaller).
+        gpu_memory_utilization, tensor_parallel_size: passed to ``vllm.LLM``.
         **options: PRMFormat overrides (``step_tag``, ``good_token``...) and extra ``LLM`` kwargs.
     """
 
@@ -134,6 +269,7 @@ class VLLMScorer(Scorer):
         *,
         dtype: str | None = None,
         max_length: int | None = None,
+        batch_tokens: int | None = None,
         gpu_memory_utilization: float = 0.85,
         tensor_parallel_size: int = 1,
         llm: Any = None,
@@ -149,25 +285,34 @@ class VLLMScorer(Scorer):
         if name == "vllm":
             name = (meta or {}).get("render_format", "qwen-prm")
         self.fmt = get_format(name, **{**format_from_json(meta, name), **fmt_opts})
-        self.read = "token-pair" if self.fmt.head == "token-pair" else "classification"
-        if self.fmt.head == "log-ratio":
-            raise PrmkitError("the implicit PRM is not served through vLLM pooling; use format 'implicit'")
         if tokenizer is None:
-            from prmkit.scorers.neural import load_tokenizer
+            from prmkit.models.tokenizer import load_tokenizer
 
             tokenizer = load_tokenizer(path)
         self.tokenizer = tokenizer
-        tag = _tag_ids(tokenizer, self.fmt.step_tag) if self.fmt.step_tag else []
-        # STEP pooling needs a single-token tag; chat-turn (no tag) and multi-token tags use ALL.
-        self.tag_id = tag[0] if len(tag) == 1 and self.fmt.layout != "chat-turns" else None
-        self.max_length = max_length
+        self.engine_kwargs, self.pooler = engine_config(
+            self.fmt,
+            tokenizer,
+            path,
+            dtype=dtype,
+            max_model_len=max_length,
+            batch_tokens=batch_tokens,
+            gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            extra=rest,
+        )
+        self.tag_id = self.pooler.get("step_tag_id")
+        # token-pair formats are converted to a 1-label classifier: the row is P(good) already
+        self.read = "classification"
+        self.max_length = self.engine_kwargs.get("max_model_len")
         self.truncated_steps = 0
         self.activated = True
-        self.llm = (
-            llm
-            if llm is not None
-            else self._make_llm(path, dtype, gpu_memory_utilization, tensor_parallel_size, rest)
-        )
+        if llm is None:
+            from vllm import LLM
+            from vllm.config import PoolerConfig
+
+            llm = LLM(**self.engine_kwargs, pooler_config=PoolerConfig(**self.pooler))
+        self.llm = llm
 
     @classmethod
     def load(
@@ -181,67 +326,19 @@ class VLLMScorer(Scorer):
     ) -> VLLMScorer:
         if path is None:
             raise PrmkitError("scorer 'vllm' needs a model path (--prm PATH)")
-        if batch_tokens is not None:
-            options.setdefault("max_num_batched_tokens", batch_tokens)
-        return cls(path, options.pop("render_format", None) or format, **options)
-
-    def _pooler_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"pooling_type": "STEP" if self.tag_id is not None else "ALL"}
-        if self.tag_id is not None:
-            cfg["step_tag_id"] = self.tag_id
-        if self.read == "token-pair":
-            from prmkit.render import _single_token_id
-
-            cfg["returned_token_ids"] = [
-                _single_token_id(self.tokenizer, self.fmt.good_token, "good token"),
-                _single_token_id(self.tokenizer, self.fmt.bad_token, "bad token"),
-            ]
-            cfg["softmax"] = True
-        return cfg
-
-    def _make_llm(self, path: str, dtype: Any, mem: float, tp: int, extra: dict[str, Any]) -> Any:
-        from vllm import LLM
-
-        kwargs: dict[str, Any] = {
-            "model": str(path),
-            "dtype": dtype or "auto",
-            "gpu_memory_utilization": mem,
-            "tensor_parallel_size": tp,
-            "enforce_eager": extra.pop("enforce_eager", False),
-            **extra,
-        }
-        if self.max_length:
-            kwargs["max_model_len"] = self.max_length
-        pooler = self._pooler_config()
-        try:  # vLLM >= 0.10: runner + PoolerConfig
-            from vllm.config import PoolerConfig
-
-            kwargs_new = dict(kwargs, runner="pooling", pooler_config=PoolerConfig(**pooler))
-            if self.read == "token-pair":
-                kwargs_new.setdefault("convert", "reward")
-            return LLM(**kwargs_new)
-        except (TypeError, ImportError):
-            pass
-        from vllm.config import PoolerConfig  # vLLM 0.7-0.9: task="reward"
-
-        return LLM(**kwargs, task="reward", override_pooler_config=PoolerConfig(**pooler))
-
-    def _encode(self, prompts: list[Any]) -> list[Any]:
-        llm = self.llm
-        for task in ("token_classify", "encode", None):
-            try:
-                if task is None:
-                    return llm.reward(prompts, use_tqdm=False)
-                return llm.encode(prompts, pooling_task=task, use_tqdm=False)
-            except (TypeError, ValueError, AttributeError):
-                continue
-        raise PrmkitError("this vLLM version offers no token-wise pooling API (encode/reward)")
+        return cls(path, options.pop("render_format", None) or format, batch_tokens=batch_tokens, **options)
 
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
         rendered = render_many(problems, steps, self.fmt, self.tokenizer, self.max_length)
         self.truncated_steps += sum(r.truncated for r in rendered)
+        if self.tag_id is not None:
+            for i, r in enumerate(rendered):
+                if any(p is not None and r.input_ids[p] != self.tag_id for p in r.step_positions):
+                    raise PrmkitError(
+                        f"solution {i}: a step is not scored at the STEP-pooling tag id {self.tag_id}"
+                    )
         prompts = [{"prompt_token_ids": r.input_ids} for r in rendered]
-        outs = self._encode(prompts)
+        outs = self.llm.encode(prompts, pooling_task="token_classify", use_tqdm=False)
         result: list[StepScores] = []
         for r, o in zip(rendered, outs, strict=True):
             data = o.outputs.data if hasattr(o.outputs, "data") else o.outputs

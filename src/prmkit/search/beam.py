@@ -1,4 +1,4 @@
-"""Step-level beam search with a PRM (methods.md E1, after HF search-and-learn).
+"""Step-level beam search with a PRM (docs/methods.md#e1-beam-search, after HF search-and-learn).
 
 ``n`` = N beams, ``width`` = M; K = N // M survivors are kept per step and each is expanded
 into M next steps (the first step samples N from the empty prefix), so every step generates N
@@ -11,13 +11,15 @@ and are chosen only when nothing finished.
 sample, not kept) and ranks it by the score of the extended path (its tokens count as compute).
 ``filter_duplicates`` drops beams whose steps repeat another beam exactly.
 
-Example (methods.md E1): N=4, M=2, first-step scores [0.2, 0.9, 0.5, 0.7] keep beams 1 and 3,
+Example (docs/methods.md#e1-beam-search): N=4, M=2, first-step scores [0.2, 0.9, 0.5, 0.7] keep beams 1 and 3,
 each expanded twice on the next step (see tests/test_search_methods.py).
 """
 
 from __future__ import annotations
 
-from prmkit.search.base import SEARCHES, Candidate, SearchContext, aggregate_or_none
+from prmkit.search.candidates import Candidate, aggregate_or_none
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 def spread(total: int, k: int) -> list[int]:

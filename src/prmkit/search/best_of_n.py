@@ -1,4 +1,4 @@
-"""Best-of-N (methods.md A3/B2): sample N full solutions, score every step, choose by a rule.
+"""Best-of-N (docs/methods.md#a3-best-of-n-accuracy, docs/methods.md#b2-answer-rules): sample N full solutions, score every step, choose by a rule.
 
 The choice uses ``config.agg`` (step -> solution score: min, prod, last, mean, geometric, ...)
 and ``config.answer_rule`` (best_of_n, majority, weighted_vote, hmrv, wrfv) from
@@ -13,7 +13,9 @@ budget is spent.
 
 from __future__ import annotations
 
-from prmkit.search.base import SEARCHES, Candidate, SearchContext
+from prmkit.search.candidates import Candidate
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 @SEARCHES.register("best-of-n")

@@ -1,4 +1,4 @@
-"""Diverse Verifier Tree Search (methods.md E2, after HF search-and-learn's DVTS).
+"""Diverse Verifier Tree Search (docs/methods.md#e2-dvts, after HF search-and-learn's DVTS).
 
 The budget ``n`` is split into ``n // width`` independent subtrees (``n % width != 0`` is an
 error). Each subtree is a greedy search: every step it samples ``width`` next steps from its own
@@ -16,7 +16,9 @@ solution (``chosen is None``).
 from __future__ import annotations
 
 from prmkit.errors import PrmkitError
-from prmkit.search.base import SEARCHES, Candidate, SearchContext, argmax_first
+from prmkit.search.candidates import Candidate, argmax_first
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 @SEARCHES.register("dvts")

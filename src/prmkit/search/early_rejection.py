@@ -1,4 +1,4 @@
-"""Early rejection with partial rewards (methods.md E5, after Cheshmi et al., arXiv 2508.01969).
+"""Early rejection with partial rewards (docs/methods.md#e5-early-rejection, after Cheshmi et al., arXiv 2508.01969).
 
 Per step, ``n * width`` candidate next steps are sampled from the K = ``n // width`` beams
 (the first step from the empty prefix). Each candidate is cut to its first ``tau`` tokens and
@@ -15,15 +15,17 @@ length: what a streaming backend that stops a sequence after ``tau`` tokens spen
 A step is cut with ``policy.truncate_tokens(step, tau)`` when the policy has it, else in
 proportion to its characters (``tau / num_tokens`` of the text).
 
-Example (methods.md E5): n=4, width=2 -> 8 partial candidates per step, 2 kept and completed.
+Example (docs/methods.md#e5-early-rejection): n=4, width=2 -> 8 partial candidates per step, 2 kept and completed.
 """
 
 from __future__ import annotations
 
 import math
 
-from prmkit.search.base import SEARCHES, Candidate, SearchContext, aggregate_or_none
 from prmkit.search.beam import expand, spread
+from prmkit.search.candidates import Candidate, aggregate_or_none
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 def truncate_step(policy: object, step: str, num_tokens: int, tau: int) -> str:

@@ -1,4 +1,4 @@
-"""Reward-guided greedy search (methods.md E3).
+"""Reward-guided greedy search (docs/methods.md#e3-greedy-search).
 
 Each step samples ``n`` candidate next steps from the current prefix and keeps the one whose
 extended path scores best (``config.agg`` of the path's step scores; ``agg="last"`` is the
@@ -11,7 +11,9 @@ on the way are returned too, so a finished solution is preferred over the unfini
 
 from __future__ import annotations
 
-from prmkit.search.base import SEARCHES, Candidate, SearchContext, argmax_first
+from prmkit.search.candidates import Candidate, argmax_first
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 @SEARCHES.register("greedy")

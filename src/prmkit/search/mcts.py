@@ -1,4 +1,4 @@
-"""MCTS with PRM values (methods.md E4; selection as in OpenR / AlphaZero, or UCT as in VersaPRM).
+"""MCTS with PRM values (docs/methods.md#e4-mcts; selection as in OpenR / AlphaZero, or UCT as in VersaPRM).
 
 Nodes are step prefixes. A node's *value* is the PRM's ``config.agg`` score of its path; no random
 rollouts to a terminal reward are made (the PRM is the value function). One iteration:
@@ -29,7 +29,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from prmkit.search.base import SEARCHES, Candidate, SearchContext, argmax_first
+from prmkit.search.candidates import Candidate, argmax_first
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 def puct_score(
@@ -48,7 +50,7 @@ def puct_score(
 def uct_score(value: float, n_parent: int, n_child: int, c: float = math.sqrt(2)) -> float:
     """UCT selection score (VersaPRM); an unvisited child scores ``inf``.
 
-    Example (methods.md E4):
+    Example (docs/methods.md#e4-mcts):
         >>> round(uct_score(0.6, 3, 2), 3), round(uct_score(0.5, 3, 1), 3)
         (1.648, 1.982)
     """

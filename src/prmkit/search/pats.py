@@ -1,4 +1,4 @@
-"""PATS: process-level adaptive number of candidates per step (methods.md E6, after NJUNLP/PATS).
+"""PATS: process-level adaptive number of candidates per step (docs/methods.md#e6-pats, after NJUNLP/PATS).
 
 A single path is grown step by step. The number of candidate next steps depends on a *mode*
 (``pats_candidates``, default ``[8, 4, 2]`` for modes 0/1/2: complex/medium/simple), adapted
@@ -17,13 +17,15 @@ the mode used at each iteration.
 
 from __future__ import annotations
 
-from prmkit.search.base import SEARCHES, Candidate, SearchContext, argmax_first
+from prmkit.search.candidates import Candidate, argmax_first
+from prmkit.search.compute import SearchContext
+from prmkit.search.driver import SEARCHES
 
 
 def next_mode(mode: int, r: float, v_high: float = 0.85, v_low: float = 0.75, n_modes: int = 3) -> int:
     """Mode after accepting a step with last-step score ``r`` (progressive: one level at a time).
 
-    Example (methods.md E6):
+    Example (docs/methods.md#e6-pats):
         >>> next_mode(0, 0.9), next_mode(1, 0.8), next_mode(1, 0.7)
         (1, 1, 0)
     """

@@ -19,73 +19,84 @@ Example (not run here: it writes files)::
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
-import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import prmkit.worlds  # noqa: F401 - registers the world's 'arith' policy (the default)
+from prmkit.config import check_choice, check_min
 from prmkit.errors import PrmkitError
-from prmkit.records import Problem, RecordWriter, iter_json_lines, read_problems
-from prmkit.search.base import SearchConfig, SearchResult, rechoose, search_one
+from prmkit.evaluate.plots import plot_accuracy_vs_tokens
+from prmkit.evaluate.report import Section, build_report
+from prmkit.grading import is_correct
+from prmkit.locks import RunLock
+from prmkit.policies import load_policy
+from prmkit.progress import track
+from prmkit.records import Problem, RecordWriter, iter_json_lines, read_problems, write_records
+from prmkit.runs import run_metadata
+from prmkit.scorers import SCORERS, Scorer, load_scorer
+from prmkit.search.config import SearchConfig
+from prmkit.search.driver import search_iter
+from prmkit.search.results import SearchResult, rechoose
 
 
 @dataclass
 class SearchRunConfig(SearchConfig):
     """A search run: the :class:`SearchConfig` fields plus inputs, outputs, policy and scorer."""
 
-    input: str | None = field(default=None, metadata={"help": "problems JSONL"})
+    input: str | None = field(default=None, metadata={"help": "problems JSONL", "flag": "--in"})
     out: str | None = field(default=None, metadata={"help": "results JSONL (one SearchResult per line)"})
     policy: str = field(default="arith", metadata={"help": "policy backend (arith, hf, openai, ...)"})
-    policy_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "policy options"})
+    policy_options: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "policy option KEY=VALUE (repeat)", "flag": "--policy-opt"}
+    )
     prm: str | None = field(default=None, metadata={"help": "PRM checkpoint path"})
     format: str | None = field(default=None, metadata={"help": "scorer family for --prm (else prmkit.json)"})
     scorer: str | None = field(
         default=None, metadata={"help": "scorer by name (calculator, arith-oracle...)"}
     )
-    scorer_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "scorer options"})
+    scorer_options: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "scorer option KEY=VALUE (repeat)", "flag": "--scorer-opt"}
+    )
     chosen_out: str | None = field(default=None, metadata={"help": "chosen solutions as canonical records"})
     report: str | None = field(default=None, metadata={"help": "HTML report path"})
     resume: bool = field(default=False, metadata={"help": "skip problems already in --out"})
     limit: int | None = field(default=None, metadata={"help": "first N problems only"})
+    executor: str = field(
+        default="local",
+        metadata={
+            "help": "local, or ray: shards of --shard-size problems as Ray tasks (OUT.shards/ + manifest; "
+            "the same results as local)"
+        },
+    )
+    shard_size: int = field(default=64, metadata={"help": "problems per shard (--executor ray)"})
+    ray_address: str | None = field(
+        default=None, metadata={"help": "Ray cluster to join (auto, HOST:6379); default: start one here"}
+    )
+    num_cpus: int | None = field(default=None, metadata={"help": "CPUs of a Ray cluster started here"})
+    ray_num_gpus: float | None = field(
+        default=None, metadata={"help": "GPUs each Ray search task holds (e.g. 1 for an hf/vllm policy)"}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_min(self, 1, "limit", "shard_size", "num_cpus")
+        check_choice(self, "executor", ("local", "ray"))
 
     def search_config(self) -> SearchConfig:
         names = [f.name for f in dataclasses.fields(SearchConfig)]
         return SearchConfig(**{k: getattr(self, k) for k in names}).validate()
 
 
-def parse_options(items: Iterable[str] | None, flag: str = "--policy-opt") -> dict[str, Any]:
-    """``["k=v", ...]`` -> dict; values are read as YAML scalars (numbers, booleans, null).
-
-    Example:
-        >>> parse_options(["error_rate=0.2", "model=smollm2", "greedy=true"])
-        {'error_rate': 0.2, 'model': 'smollm2', 'greedy': True}
-    """
-    import yaml
-
-    out: dict[str, Any] = {}
-    for it in items or []:
-        if "=" not in it:
-            raise PrmkitError(f"expected KEY=VALUE, got {it!r}", field=flag)
-        k, v = it.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v) if v.strip() else ""
-        except yaml.YAMLError:
-            out[k.strip()] = v
-    return out
-
-
-def build_scorer(cfg: SearchRunConfig, problems: Sequence[Problem] | None = None):  # -> Scorer
+def build_scorer(cfg: SearchRunConfig, problems: Sequence[Problem] | None = None) -> Scorer:
     """The scorer of a run: ``--prm PATH [--format F]`` or ``--scorer NAME``.
 
     A scorer built from the problems themselves (``arith-oracle``) gets them (or ``--in``).
     """
-    import inspect
-
-    from prmkit.scorers import SCORERS, load_scorer
-
     if cfg.prm is None and cfg.scorer is None:
         raise PrmkitError("give a PRM (--prm PATH) or a scorer name (--scorer NAME)", field="scorer")
     if cfg.prm is not None and cfg.scorer is not None:
@@ -118,11 +129,80 @@ def read_results(path: str | os.PathLike) -> list[SearchResult]:
     return [SearchResult.from_dict(obj, file=str(path), line=n) for n, obj, _ in iter_json_lines(path)]
 
 
+#: fields that do not change a run's results (left out of a sharded run's identity)
+RUN_ONLY_FIELDS = (
+    "out",
+    "chosen_out",
+    "report",
+    "resume",
+    "executor",
+    "shard_size",
+    "ray_address",
+    "num_cpus",
+    "ray_num_gpus",
+    "batch_problems",
+)
+
+#: policies and scorers built by search_shard in this process, by spec (loaded once per worker)
+_BACKENDS: dict[str, Any] = {}
+
+
+def _cached(key: str, make: Any) -> Any:
+    if key not in _BACKENDS:
+        _BACKENDS[key] = make()
+    return _BACKENDS[key]
+
+
+def search_shard(spec: dict[str, Any], bid: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Search one shard of problem dicts (a batch task of :func:`prmkit.executors.run_sharded`);
+    the problems are batched as in a local run. The policy (and a scorer that does not need the
+    problems) is built once per process from ``spec["config"]`` and reused."""
+    cfg = SearchRunConfig(**spec["config"])
+    problems = [Problem.from_dict(d) for d in items]
+    key = json.dumps(spec["config"], sort_keys=True, default=str)
+    policy = _cached("policy:" + key, lambda: load_policy(cfg.policy, **cfg.policy_options))
+    if _scorer_needs_problems(cfg):
+        scorer = build_scorer(cfg, problems)
+    else:
+        scorer = _cached("scorer:" + key, lambda: build_scorer(cfg))
+    scfg = cfg.search_config()
+    lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in search_iter(problems, policy, scorer, scfg)]
+    return {"batch": bid, "lines": lines}
+
+
+def _scorer_needs_problems(cfg: SearchRunConfig) -> bool:
+    if cfg.prm is not None or cfg.scorer is None:
+        return False
+    params = inspect.signature(SCORERS.get(cfg.scorer).__init__).parameters
+    return "problems" in params and not ({"problems_file", "problems"} & set(cfg.scorer_options))
+
+
+def _search_sharded(cfg: SearchRunConfig, problems: list[Problem], out: Path, quiet: bool | None) -> None:
+    """``--executor ray``: shards of problems through :func:`prmkit.executors.run_sharded`."""
+    from prmkit.executors import file_sha256, get_executor, run_sharded
+    from prmkit.progress import Bar
+
+    conf = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    identity = {k: v for k, v in conf.items() if k not in RUN_ONLY_FIELDS}
+    identity["input_sha256"] = file_sha256(cfg.input)  # type: ignore[arg-type]
+    opts = {"num_gpus": cfg.ray_num_gpus} if cfg.ray_num_gpus else None
+    executor = get_executor(cfg.executor, address=cfg.ray_address, num_cpus=cfg.num_cpus, task_options=opts)
+    with Bar(len(problems), f"search {cfg.method}", quiet=quiet) as bar:
+        run_sharded(
+            search_shard,
+            {"config": conf},
+            [p.to_dict() for p in problems],
+            out=out,
+            identity=identity,
+            shard_size=cfg.shard_size,
+            executor=executor,
+            resume=cfg.resume,
+            on_shard=bar.advance,
+        )
+
+
 def run_search(cfg: SearchRunConfig, *, quiet: bool | None = None) -> dict[str, Any]:
     """Search every problem of ``cfg.input``, writing results incrementally; returns the summary."""
-    from prmkit.policies import load_policy
-    from prmkit.progress import track
-
     if not cfg.input or not cfg.out:
         raise PrmkitError(
             "need --in (problems JSONL) and --out (results JSONL)", field="input" if not cfg.input else "out"
@@ -134,43 +214,43 @@ def run_search(cfg: SearchRunConfig, *, quiet: bool | None = None) -> dict[str, 
     if cfg.limit is not None:
         problems = problems[: cfg.limit]
     out = Path(cfg.out)
+    # one writer per output (``OUT.lock`` beside it), --resume included
+    with RunLock(out, command="search", is_dir=False):
+        return _run_search_locked(cfg, scfg, problems, out, quiet)
+
+
+def _run_search_locked(
+    cfg: SearchRunConfig, scfg: SearchConfig, problems: list[Problem], out: Path, quiet: bool | None
+) -> dict[str, Any]:
+    if cfg.executor != "local":
+        _search_sharded(cfg, problems, out, quiet)
+        return _finish(cfg, scfg, out)
     done = _done_ids(out) if cfg.resume else set()
     todo = [p for p in problems if p.id not in done]
     policy = load_policy(cfg.policy, **cfg.policy_options)
     scorer = build_scorer(cfg, problems)
     try:
         with RecordWriter(out, append=cfg.resume) as w:
-            for p in track(todo, total=len(todo), description=f"search {scfg.method}", quiet=quiet):
-                w.write(search_one(p, policy, scorer, scfg).to_dict())
+            results_iter = search_iter(todo, policy, scorer, scfg)
+            for r in track(results_iter, total=len(todo), description=f"search {scfg.method}", quiet=quiet):
+                w.write(r.to_dict())
     finally:
         policy.close()
         scorer.close()
+    return _finish(cfg, scfg, out)
+
+
+def _finish(cfg: SearchRunConfig, scfg: SearchConfig, out: Path) -> dict[str, Any]:
+    """Summary, chosen solutions, ``<out>.meta.json`` and the report, from the results file."""
     results = read_results(out)
     summary = summarize(results)
     if cfg.chosen_out:
-        from prmkit.records import write_records
-
         write_records(cfg.chosen_out, [r.chosen for r in results if r.chosen is not None])
-    meta = run_metadata(cfg, summary)
+    meta = run_metadata(cfg, seed=scfg.seed, summary=summary)
     Path(str(out) + ".meta.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
     if cfg.report:
         write_report({f"{scfg.method} (n={scfg.n}, width={scfg.width})": results}, cfg.report, meta=meta)
     return summary
-
-
-def run_metadata(cfg: Any, summary: dict[str, Any]) -> dict[str, Any]:
-    """Config, versions, seed and summary of a run (written beside its outputs)."""
-    import platform
-
-    from prmkit import __version__
-    from prmkit.config import config_to_dict
-
-    return {
-        "config": config_to_dict(cfg),
-        "prmkit": __version__,
-        "python": platform.python_version(),
-        "summary": summary,
-    }
 
 
 # ---------------------------------------------------------------- summaries
@@ -203,8 +283,6 @@ def summarize(results: Sequence[SearchResult]) -> dict[str, Any]:
 
 def rule_accuracy(results: Sequence[SearchResult], agg: str, rule: str, **params: Any) -> float | None:
     """Accuracy when each result's candidates are re-chosen with another aggregation/answer rule."""
-    from prmkit.search.base import is_correct
-
     graded = [r for r in results if r.meta.get("reference_answer") is not None]
     if not graded:
         return None
@@ -216,77 +294,6 @@ def rule_accuracy(results: Sequence[SearchResult], agg: str, rule: str, **params
 
 
 # ---------------------------------------------------------------- plot and report
-
-
-def accuracy_vs_tokens_svg(
-    series: dict[str, list[tuple[float, float]]],
-    title: str = "accuracy vs generated tokens",
-    width: int = 560,
-    height: int = 340,
-) -> str:
-    """A small dependency-free SVG line plot: one series of ``(mean tokens, accuracy)`` per method.
-
-    Example:
-        >>> svg = accuracy_vs_tokens_svg({"beam": [(100, 0.5), (200, 0.8)]})
-        >>> svg.startswith("<svg") and "beam" in svg
-        True
-    """
-    import html
-
-    pts = [p for s in series.values() for p in s]
-    if not pts:
-        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="40"><text x="5" y="25">no data</text></svg>'
-    xs = [max(p[0], 1.0) for p in pts]
-    lo, hi = math.log10(min(xs)), math.log10(max(xs))
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    ml, mr, mt, mb = 50, 150, 30, 40
-    pw, ph = width - ml - mr, height - mt - mb
-
-    def X(x: float) -> float:
-        return ml + (math.log10(max(x, 1.0)) - lo) / (hi - lo) * pw
-
-    def Y(y: float) -> float:
-        return mt + (1 - y) * ph
-
-    colors = [
-        "#1f77b4",
-        "#ff7f0e",
-        "#2ca02c",
-        "#d62728",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#7f7f7f",
-        "#bcbd22",
-    ]
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'font-family="sans-serif" font-size="11">',
-        f'<text x="{ml}" y="18" font-size="13">{html.escape(title)}</text>',
-        f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>',
-    ]
-    for k in range(6):
-        y = k / 5
-        out.append(f'<text x="{ml - 6}" y="{Y(y) + 4:.1f}" text-anchor="end">{y:.1f}</text>')
-        out.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{Y(y):.1f}" y2="{Y(y):.1f}" stroke="#eee"/>')
-    for e in range(math.floor(lo), math.ceil(hi) + 1):
-        if lo - 1e-9 <= e <= hi + 1e-9:
-            out.append(f'<text x="{X(10**e):.1f}" y="{mt + ph + 15}" text-anchor="middle">1e{e}</text>')
-    out.append(
-        f'<text x="{ml + pw / 2}" y="{height - 6}" text-anchor="middle">mean generated tokens per problem (log)</text>'
-    )
-    for i, (name, s) in enumerate(series.items()):
-        c = colors[i % len(colors)]
-        s = sorted(s)
-        if len(s) > 1:
-            d = " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in s)
-            out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{d}"/>')
-        for x, y in s:
-            out.append(f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{c}"/>')
-        out.append(f'<text x="{ml + pw + 8}" y="{mt + 14 * i + 10}" fill="{c}">{html.escape(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
 
 
 def write_report(
@@ -308,16 +315,9 @@ def write_report(
         )
         if acc is not None:
             series[name] = [(s["mean_generated_tokens"], acc)]
-    svg = accuracy_vs_tokens_svg(series)
-    try:
-        from prmkit.evaluate.report import Figure, Section, build_report
-    except ImportError:  # the report module is optional here: write a bare page
-        page = f"<!DOCTYPE html><html><body><pre>{chr(10).join(rows)}</pre>{svg}</body></html>"
-        Path(path).write_text(page, encoding="utf-8")
-        return page
     sec = Section(
         "Test-time search",
         markdown="\n".join(rows),
-        figures=[Figure("search_accuracy_vs_tokens", svg, "accuracy vs mean generated tokens")],
+        figures=[plot_accuracy_vs_tokens(series)],
     )
     return build_report([sec], path, title="prmkit search", meta=meta)

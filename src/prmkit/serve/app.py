@@ -13,12 +13,20 @@ Endpoints:
 - ``GET /health``, ``GET /metrics`` (Prometheus text).
 
 Errors: 422 for malformed requests (with a message), 413 for requests over the size limits,
-429 with ``Retry-After`` when the queue is full, 504 when a request times out.
+415 for a scoring request whose ``Content-Type`` is not ``application/json``, 401 without the
+API key (when one is set: ``Authorization: Bearer KEY``), 429 with ``Retry-After`` when the
+queue is full or when the expected wait (measured cost model) is over the request timeout, 504
+when an admitted request still times out. A queued request whose client disconnects is dropped
+unscored. A result whose scorer described its steps (the calculator's unknown steps) carries
+``"meta"``.
 """
 
 import asyncio
 import contextlib
+import hmac
 import json
+import math
+import os
 import time
 from typing import Any
 
@@ -26,6 +34,9 @@ from prmkit.errors import PrmkitError
 from prmkit.serve.batcher import DynamicBatcher, QueueFull
 from prmkit.serve.config import ServeConfig
 from prmkit.serve.metrics import Metrics
+
+#: environment variable holding the server's API key when ``--api-key`` is not given
+API_KEY_ENV = "PRMKIT_API_KEY"
 
 
 def split_query(query: str, prompt: str | None, cfg: ServeConfig) -> tuple[str, list[str]]:
@@ -148,14 +159,20 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             return f"{chars} characters in one request; the limit is {cfg.max_chars}"
         return None
 
-    async def _score(problems: list[str], steps: list[list[str]]) -> list[list[float | None]] | Reply:
+    Scored = tuple[list[list[float | None]], list[dict[str, Any]] | None]
+
+    async def _score(problems: list[str], steps: list[list[str]]) -> Scored | Reply:
         too_big = _check_limits(problems, steps)
         if too_big:
             return _err(413, too_big)
         try:
-            return await asyncio.wait_for(batcher.submit(problems, steps), cfg.request_timeout_s)
+            return await asyncio.wait_for(
+                batcher.submit_with_meta(problems, steps, max_wait_s=cfg.request_timeout_s),
+                cfg.request_timeout_s,
+            )
         except QueueFull as e:
-            return _err(429, str(e), **{"Retry-After": str(cfg.retry_after_s)})
+            retry = max(cfg.retry_after_s, math.ceil(e.retry_after))
+            return _err(429, str(e), **{"Retry-After": str(retry)})
         except TimeoutError:
             return _err(504, f"request timed out after {cfg.request_timeout_s} s")
 
@@ -177,11 +194,12 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
                 return _err(
                     422, f"aggregation: unknown rule {r!r}; known: {', '.join(STEP_AGGREGATIONS.names())}"
                 )
-        out = await _score([s.problem for s in sols], [s.steps for s in sols])
-        if isinstance(out, tuple):
-            return out
+        res = await _score([s.problem for s in sols], [s.steps for s in sols])
+        if isinstance(res[0], int):
+            return res  # type: ignore[return-value]
+        out, metas = res
         results = []
-        for step_scores in out:
+        for i, step_scores in enumerate(out):
             item: dict[str, Any] = {
                 "step_scores": step_scores,
                 "score": _aggregate(step_scores, rule_list[0]),
@@ -189,6 +207,8 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
             }
             if len(rule_list) > 1:
                 item["scores"] = {r: _aggregate(step_scores, r) for r in rule_list}
+            if metas is not None and metas[i]:
+                item["meta"] = metas[i]
             results.append(item)
         return 200, {"results": results}, {}
 
@@ -203,15 +223,19 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
                 return _err(422, f"query {i}: {e}")
             problems.append(p)
             steps.append(s)
-        out = await _score(problems, steps)
-        if isinstance(out, tuple):
-            return out
+        res = await _score(problems, steps)
+        if isinstance(res[0], int):
+            return res  # type: ignore[return-value]
+        out, metas = res
         rewards = [_aggregate(s, cfg.aggregation) for s in out]
         # a query none of whose steps could be scored (all beyond the model window) gets reward 0.0
         # and is listed in "unscored", never silently mixed with real scores
         unscored = [i for i, r in enumerate(rewards) if r is None]
         rewards_out = [0.0 if r is None else r for r in rewards]
-        return 200, {"rewards": rewards_out, "step_rewards": out, "unscored": unscored}, {}
+        body: dict[str, Any] = {"rewards": rewards_out, "step_rewards": out, "unscored": unscored}
+        if metas is not None and any(metas):
+            body["meta"] = metas
+        return 200, body, {}
 
     fast_routes = {"/v1/score": (ScoreIn, handle_score), "/get_reward": (RewardIn, handle_reward)}
 
@@ -245,9 +269,42 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
         except ValidationError as e:
             status, content, headers = _err(422, _validation_message(e.errors()))
         else:
-            status, content, headers = await handler(body)
+            # score while watching the connection: a client that leaves cancels its request,
+            # which drops it from the queue if it is not being scored yet
+            work = asyncio.ensure_future(handler(body))
+            gone = asyncio.ensure_future(_wait_disconnect(receive))
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                return 499
+            gone.cancel()
+            status, content, headers = work.result()
         await _send_json(send, status, content, headers)
         return status
+
+    async def _wait_disconnect(receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    key = cfg.api_key if cfg.api_key is not None else os.environ.get(API_KEY_ENV)
+    api_key = key.encode() if key else None
+
+    def _refusal(scope: dict, path: str) -> Reply | None:
+        """401 without the API key (when one is set), 415 for a scoring POST that is not JSON."""
+        headers = dict(scope.get("headers", ()))
+        if api_key is not None and path not in ("/health",):
+            auth = headers.get(b"authorization", b"")
+            scheme, _, token = auth.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), api_key):
+                return _err(401, "missing or wrong API key (send 'Authorization: Bearer KEY')",
+                            **{"WWW-Authenticate": "Bearer"})  # fmt: skip
+        if scope.get("method") == "POST" and path in fast_routes:
+            ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if ctype != b"application/json":
+                return _err(415, f"Content-Type must be application/json, got {ctype.decode() or 'none'!r}")
+        return None
 
     class _Front:
         """Pure ASGI front (Starlette's BaseHTTPMiddleware costs ~1 ms a request): refuses
@@ -268,6 +325,11 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
                     await _send_json(send, *too_large)
                     metrics.observe_request(path, 413, time.perf_counter() - t0)
                     return
+            refused = _refusal(scope, path)
+            if refused is not None:
+                await _send_json(send, *refused)
+                metrics.observe_request(path, refused[0], time.perf_counter() - t0)
+                return
             route = fast_routes.get(path) if scope.get("method") == "POST" else None
             if route is not None:
                 code = await _fast(scope, receive, send, *route)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prmkit.config import check_min, check_positive, check_range
+
 
 @dataclass
 class ServeConfig:
@@ -35,7 +37,10 @@ class ServeConfig:
     max_solutions: int = field(default=64, metadata={"help": "Most solutions in one request."})
     max_steps: int = field(default=128, metadata={"help": "Most steps in one solution."})
     max_chars: int = field(default=100_000, metadata={"help": "Most characters in one request."})
-    request_timeout_s: float = field(default=60.0, metadata={"help": "Per-request timeout (504 after it)."})
+    request_timeout_s: float = field(
+        default=60.0,
+        metadata={"help": "Per-request timeout in seconds (504 after it).", "flag": "--request-timeout"},
+    )
     retry_after_s: int = field(default=1, metadata={"help": "Retry-After header sent with 429."})
     aggregation: str = field(
         default="min", metadata={"help": "Default step aggregation for solution scores."}
@@ -52,3 +57,17 @@ class ServeConfig:
     )
     steps_preset: str = field(default="\n\n", metadata={"help": "How a response is cut into steps."})
     graceful_timeout_s: float = field(default=30.0, metadata={"help": "Time to finish requests on shutdown."})
+    api_key: str | None = field(
+        default=None,
+        metadata={
+            "help": "Require 'Authorization: Bearer KEY' on every endpoint but /health (401 without it); "
+            "default: the PRMKIT_API_KEY environment variable, else no key."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_range(self, 0, 65535, "port")
+        check_min(self, 1, "max_batch_solutions", "max_batch_chars", "max_queue", "max_solutions", "max_steps",
+                  "max_chars")  # fmt: skip
+        check_min(self, 0, "max_wait_ms", "retry_after_s", "graceful_timeout_s")
+        check_positive(self, "request_timeout_s")

@@ -53,6 +53,7 @@ class Metrics:
         self.batch_seconds = _Histogram(LATENCY_BUCKETS)
         self.queue_depth = 0
         self.rejected = 0
+        self.dropped = 0
         self.solutions_scored = 0
 
     def observe_request(self, path: str, status: int, seconds: float) -> None:
@@ -81,9 +82,12 @@ class Metrics:
                 "# HELP prmkit_queue_depth Requests waiting to be scored.",
                 "# TYPE prmkit_queue_depth gauge",
                 f"prmkit_queue_depth {self.queue_depth}",
-                "# HELP prmkit_rejected_total Requests answered 429 (queue full).",
+                "# HELP prmkit_rejected_total Requests answered 429 (queue full or expected wait too long).",
                 "# TYPE prmkit_rejected_total counter",
                 f"prmkit_rejected_total {self.rejected}",
+                "# HELP prmkit_dropped_total Queued requests dropped unscored (client gone or timed out).",
+                "# TYPE prmkit_dropped_total counter",
+                f"prmkit_dropped_total {self.dropped}",
                 "# HELP prmkit_solutions_scored_total Solutions scored.",
                 "# TYPE prmkit_solutions_scored_total counter",
                 f"prmkit_solutions_scored_total {self.solutions_scored}",

@@ -11,18 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from prmkit.config import check_min, check_positive, check_range
 from prmkit.errors import PrmkitError
 
-#: loss name -> what it trains (see docs/training.md and methods.md D1-D4)
+#: loss name -> what it trains (see docs/training.md and docs/methods.md#d-training-losses)
 LOSSES = {
     "bce": "binary cross-entropy at step positions, labels kept as floats (soft labels allowed)",
     "bce-soft": "alias of bce",
     "bce-hard": "binary cross-entropy on labels rounded at 0.5",
-    "pqm": "PQM comparative Q-value ranking loss (methods.md D2); step logits are Q-values",
-    "implicit-ce": "implicit PRM (methods.md D3): CE on beta * log(pi/pi_ref) summed over the steps, outcome labels",
+    "pqm": "PQM comparative Q-value ranking loss (docs/methods.md#d2-pqm-ranking-loss); step logits are Q-values",
+    "implicit-ce": "implicit PRM (docs/methods.md#d3-implicit-prm): CE on beta * log(pi/pi_ref) summed over the steps, outcome labels",
 }
 #: formats the trainer can train (the scorer families of the same names read them back)
-TRAINABLE_FORMATS = ("token-classification", "value-head", "lm-token-pair", "implicit")
+TRAINABLE_FORMATS = ("token-classification", "value-head", "lm-token-pair", "implicit", "lm-likelihood")
 AFTER_ERROR = ("drop", "keep", "as-is")
 LABEL_TRANSFORMS = ("none", "er-prm")
 
@@ -52,8 +53,13 @@ class TrainConfig:
     eval_fraction: float = _h(
         "fraction of --data held out for evaluation when --eval-data is not given", 0.05
     )
-    after_error: str = _h("steps after the first error: drop (cut them) | keep (label 0) | as-is", "drop")
-    label_transform: str = _h("none | er-prm (entropy-regularised labels, methods.md D4)", "none")
+    after_error: str | None = _h(
+        "steps after the first error: drop (cut them) | keep (label 0) | as-is; default: as-is with "
+        "loss pqm or label_transform er-prm (their authors' data handling), else drop"
+    )
+    label_transform: str = _h(
+        "none | er-prm (entropy-regularised labels, docs/methods.md#d4-er-prm-soft-labels)", "none"
+    )
     er_eta: float = _h("ER-PRM eta", 1.0)
     pqm_zeta: float = _h("PQM margin zeta", 4.0)
     implicit_beta: float = _h("implicit PRM beta", 0.05)
@@ -63,7 +69,13 @@ class TrainConfig:
     max_length: int = _h("token window; steps beyond it are unlabelled and counted", 1024)
     epochs: float = _h("training epochs (ignored when max_steps > 0)", 1.0)
     max_steps: int = _h("optimizer steps (overrides epochs when > 0)", -1)
-    time_budget_s: float | None = _h("stop training after this many seconds (checkpoint still written)")
+    time_budget_s: float | None = field(
+        default=None,
+        metadata={
+            "help": "stop training after this many seconds (checkpoint still written)",
+            "flag": "--time-budget",
+        },
+    )
     batch_size: int = _h("per-device batch size", 16)
     grad_accum: int = _h("gradient accumulation steps", 1)
     lr: float = _h("peak learning rate", 1e-4)
@@ -104,7 +116,7 @@ class TrainConfig:
     tiny_heads: int = _h("tiny model attention heads", 4)
     tiny_vocab: int = _h("tiny tokenizer vocabulary size", 600)
     extra_training_args: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "extra transformers.TrainingArguments fields (recipe only)"}
+        default_factory=dict, metadata={"help": "extra transformers.TrainingArguments fields"}
     )
 
     def __post_init__(self) -> None:
@@ -119,6 +131,8 @@ class TrainConfig:
             self.loss = "bce"
         if (self.loss == "implicit-ce") != (self.format == "implicit"):
             raise PrmkitError("loss 'implicit-ce' goes with format 'implicit' (and only it)", field="loss")
+        if self.after_error is None:  # the method's own default (PQM, ER-PRM train on every step)
+            self.after_error = "as-is" if self.loss == "pqm" or self.label_transform == "er-prm" else "drop"
         if self.after_error not in AFTER_ERROR:
             raise PrmkitError(f"after_error must be one of {', '.join(AFTER_ERROR)}", field="after_error")
         if self.label_transform not in LABEL_TRANSFORMS:
@@ -135,8 +149,12 @@ class TrainConfig:
             raise PrmkitError("eval_fraction must be in [0, 1)", field="eval_fraction")
         if self.er_eta <= 0:
             raise PrmkitError("er_eta must be > 0", field="er_eta")
-        if self.batch_size < 1 or self.grad_accum < 1:
-            raise PrmkitError("batch_size and grad_accum must be >= 1", field="batch_size")
+        # max_steps <= 0 means "train for --epochs" (the default, -1)
+        check_min(self, 1, "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps",
+                  "eval_batch_size", "threads", "tiny_hidden", "tiny_layers", "tiny_heads", "tiny_vocab")  # fmt: skip
+        check_min(self, 0, "eval_steps", "save_steps", "dataloader_workers", "weight_decay", "pqm_zeta")
+        check_positive(self, "epochs", "lr", "implicit_beta", "time_budget_s", "save_total_limit")
+        check_range(self, 0.0, 1.0, "warmup_ratio", "lora_dropout")
 
     def check_runnable(self) -> None:
         """Errors for options a run needs (data, out, a model or --init)."""

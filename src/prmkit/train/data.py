@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.records import ERROR_THRESHOLD, Solution, first_error_of, read_records
+from prmkit.records import ERROR_THRESHOLD, META_CORRECT, META_OUTCOME, Solution, first_error_of, read_records
 from prmkit.render import PRMFormat, get_format, render
 
 IGNORE = -100.0
@@ -74,7 +74,7 @@ def load_records(path: str | os.PathLike) -> list[Solution]:
 
 
 def er_prm_label(p: float, eta: float = 1.0) -> float:
-    """ER-PRM soft label (methods.md D4): ``(1/eta) * log(1 - p + p * e^eta)``.
+    """ER-PRM soft label (docs/methods.md#d4-er-prm-soft-labels): ``(1/eta) * log(1 - p + p * e^eta)``.
 
     Example:
         >>> [round(er_prm_label(0.375, eta), 4) for eta in (1, 2, 5, 0.01)]
@@ -118,7 +118,7 @@ def step_targets(
 
 
 def outcome_of(sol: Solution) -> float:
-    """Outcome label of a solution (implicit PRM): ``meta.outcome`` / ``meta.final_answer_correct``,
+    """Outcome label of a solution (implicit PRM): ``meta.outcome`` / ``meta.correct``,
     else the last step's label (with Monte Carlo labels the last prefix value is the outcome), else
     ``answer == reference_answer``.
 
@@ -126,7 +126,7 @@ def outcome_of(sol: Solution) -> float:
         >>> outcome_of(Solution(id="x", problem="p", steps=["a"], answer="4", reference_answer="4"))
         1.0
     """
-    for key in ("outcome", "final_answer_correct"):
+    for key in (META_OUTCOME, META_CORRECT):
         v = sol.meta.get(key)
         if v is not None:
             return float(v)
@@ -135,7 +135,7 @@ def outcome_of(sol: Solution) -> float:
     if sol.answer is not None and sol.reference_answer is not None:
         return 1.0 if sol.answer.strip() == sol.reference_answer.strip() else 0.0
     raise PrmkitError(
-        "no outcome label: needs meta.outcome, meta.final_answer_correct, labels or answer + reference_answer",
+        "no outcome label: needs meta.outcome, meta.correct, labels or answer + reference_answer",
         file=sol.id,
     )
 

@@ -1,4 +1,4 @@
-"""PRM training losses (methods.md D1-D4). Torch is imported inside the functions.
+"""PRM training losses (docs/methods.md#d-training-losses). Torch is imported inside the functions.
 
 Every step-level format is reduced to one *step logit* ``z`` per position with ``p = sigmoid(z)``:
 a 2-class head gives ``z = logit_pos - logit_neg`` (softmax of two classes = sigmoid of their
@@ -45,7 +45,7 @@ def step_logits(logits: Any, fmt: PRMFormat, good_id: int | None = None, bad_id:
 
 
 def bce_step_loss(z: Any, labels: Any, hard: bool = False, denom: float | None = None) -> Any:
-    """Mean binary cross-entropy over positions whose label is not ``-100`` (methods.md D1).
+    """Mean binary cross-entropy over positions whose label is not ``-100`` (docs/methods.md#d1-step-cross-entropy).
 
     Labels stay floats (soft labels are Bernoulli targets); ``hard=True`` rounds them at 0.5.
     ``denom`` replaces the per-batch label count by a fixed normaliser (sum / denom), so that every
@@ -75,7 +75,7 @@ def bce_step_loss(z: Any, labels: Any, hard: bool = False, denom: float | None =
 
 
 def pqm_loss(q: Any, labels: Any, zeta: float = 4.0, eps: float = 1e-5) -> Any:
-    """PQM comparative ranking loss (methods.md D2), exactly as the official implementation.
+    """PQM comparative ranking loss (docs/methods.md#d2-pqm-ranking-loss), exactly as the official implementation.
 
     ``q``: ``[B, L]`` Q-values; ``labels``: ``[B, L]`` (``-100`` off steps; ``>= 0.5`` = correct).
     Per trajectory, for each correct step ``c`` (and a virtual initial state ``Q_0 = 0`` when there

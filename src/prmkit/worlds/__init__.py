@@ -1,1 +1,14 @@
-"""prmkit.worlds."""
+"""Built-in worlds: the arithmetic world (:mod:`prmkit.worlds.arith`) and GSM8K perturbation.
+
+Importing this package registers the arithmetic world's policy as ``arith`` in
+:data:`prmkit.policies.POLICIES`.
+
+Example:
+    >>> from prmkit.policies import POLICIES
+    >>> "arith" in POLICIES
+    True
+"""
+
+from __future__ import annotations
+
+from prmkit.worlds import arith_policy  # noqa: F401 - registers the 'arith' policy

@@ -20,7 +20,7 @@ so results do not depend on batching. Ground truth rides along in ``Generation.m
 ``errors``, ``miracles``, ``miracle_opportunities`` and, when finished, ``answer``/``correct``.
 
 Example:
-    >>> from prmkit.worlds.arith import generate_problems, check_steps
+    >>> from prmkit.worlds.arith_spec import generate_problems, check_steps
     >>> p = generate_problems(1, seed=0)[0]
     >>> g = ArithPolicy(error_rate=0.0, diversity=0.0).sample([p], n=1)[0][0]
     >>> g.finished, g.meta["first_error"], check_steps(p, g.steps).first_error
@@ -35,10 +35,10 @@ from fractions import Fraction
 from typing import Any
 
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, Generation, Policy
+from prmkit.policies.base import POLICIES, Generation, Policy, check_continue_args
 from prmkit.records import Problem
-from prmkit.worlds.arith import final_step, get_spec, judge_step, render_step
 from prmkit.worlds.arith_parse import Number, format_number, parse_step
+from prmkit.worlds.arith_spec import final_step, get_spec, judge_step, render_step
 
 _M64 = 0xFFFFFFFFFFFFFFFF
 _OPS = ("+", "-", "*", "/")
@@ -279,10 +279,7 @@ class ArithPolicy(Policy):
         seed: int = 0,
     ) -> list[list[Generation]]:
         """``n`` continuations of each (problem, prefix); see the module docstring."""
-        if len(problems) != len(prefixes):
-            raise PrmkitError(f"{len(problems)} problems but {len(prefixes)} prefixes", field="prefixes")
-        if max_steps is not None and max_steps < 1:
-            raise PrmkitError(f"max_steps must be >= 1 or None, got {max_steps}", field="max_steps")
+        check_continue_args(problems, prefixes, n, max_steps)
         out = []
         for p, prefix in zip(problems, prefixes, strict=True):
             c = self._compile(p)

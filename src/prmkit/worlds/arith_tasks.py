@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prmkit.config import check_choice, check_min, check_range
 from prmkit.errors import PrmkitError
 from prmkit.records import write_problems, write_records
 
@@ -34,6 +35,16 @@ class ArithProblemOptions:
     max_value: int = field(default=1000, metadata=_h("largest value of any quantity"))
     max_given: int = field(default=50, metadata=_h("largest number stated for + and -"))
     distractors: bool = field(default=True, metadata=_h("add unused numbers to some problems"))
+
+    def __post_init__(self) -> None:
+        def own(*names: str) -> list[str]:  # the subclasses add some of these fields
+            return [n for n in names if hasattr(self, n)]
+
+        check_min(self, 1, "min_ops", "max_value", "max_given", *own("n", "n_problems"))
+        check_min(self, self.min_ops, "max_ops")
+        check_range(self, 0.0, 1.0, *own("wrong_fraction", "error_rate", "miracle_rate", "diversity"))
+        if hasattr(self, "format"):
+            check_choice(self, "format", _FORMATS)
 
     def problem_kwargs(self) -> dict[str, Any]:
         return {

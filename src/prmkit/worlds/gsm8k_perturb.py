@@ -10,13 +10,14 @@ earlier annotation is true. Calculator annotations are stripped from the step te
 and kept, per step and after perturbation, in ``meta["calc_tags"]``.
 
 Records are canonical Solutions in ProcessBench shape: ``labels`` 1 before the first error, 0
-at it, ``None`` after; ``meta["label"]`` (first error, -1 none), ``meta["final_answer_correct"]``.
+at it, ``None`` after (``first_error`` is the perturbed step, -1 none); ``meta["correct"]`` (the
+final answer still equals the reference answer).
 
 Example:
     >>> rec = perturb_record("Tom has 3 bags of 4 apples. He eats 2. How many are left?",
     ...     "He has 3*4=<<3*4=12>>12 apples.\\nHe has 12-2=<<12-2=10>>10 left.\\n#### 10",
     ...     force=True, seed=0, step=0)
-    >>> rec.meta["label"], rec.labels, rec.steps[0] != "He has 3*4=12 apples."
+    >>> rec.first_error, rec.labels, rec.steps[0] != "He has 3*4=12 apples."
     (0, [0.0, None, None], True)
     >>> rec.meta["calc_tags"][1][0].startswith(rec.meta["injected"]["wrong"] + "-2=")
     True
@@ -31,8 +32,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from prmkit.config import check_choice, check_min, check_range
 from prmkit.errors import PrmkitError
-from prmkit.records import Solution, iter_json_lines, labels_from_first_error, write_records
+from prmkit.records import (
+    META_CORRECT,
+    META_GENERATOR,
+    Solution,
+    iter_json_lines,
+    labels_from_first_error,
+    write_records,
+)
 from prmkit.worlds.arith_parse import Number, evaluate_expression, format_number, parse_number
 
 _TAG_RE = re.compile(r"<<([^<>]*)>>")
@@ -193,12 +202,11 @@ def perturb_record(
         reference_answer=orig_final,
         labels=labels_from_first_error(first_error, len(texts)),
         meta={
-            "label": first_error,
-            "final_answer_correct": bool(fin_ok),
+            META_CORRECT: bool(fin_ok),
             "perturbed": first_error >= 0,
             "injected": injected,
             "calc_tags": calc_tags,
-            "generator": "gsm8k-reference",
+            META_GENERATOR: "gsm8k-reference",
             **(source or {}),
         },
     )
@@ -261,13 +269,22 @@ def _inject(steps: list[_Line], k: int, m: int, rng: random.Random) -> dict[str,
 class Gsm8kPerturbConfig:
     """``prmkit world gsm8k-perturb`` options."""
 
-    path: str = field(default="", metadata={"help": "GSM8K JSONL (question, answer)"})
+    path: str = field(
+        default="", metadata={"help": "GSM8K JSONL (question, answer with <<a*b=c>> tags)", "flag": "--in"}
+    )
     out: str = field(default="gsm8k_perturb.jsonl", metadata={"help": "output file"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     rate: float = field(default=0.5, metadata={"help": "fraction of solutions given one error"})
     limit: int | None = field(default=None, metadata={"help": "read at most this many problems"})
     format: str = field(default="canonical", metadata={"help": "canonical | processbench"})
-    keep_tags: bool = field(default=False, metadata={"help": "keep <<...>> annotations in step text"})
+    keep_tags: bool = field(
+        default=False, metadata={"help": "keep <<...>> annotations in step text", "negative": "--strip-tags"}
+    )
+
+    def __post_init__(self) -> None:
+        check_range(self, 0.0, 1.0, "rate")
+        check_min(self, 1, "limit")
+        check_choice(self, "format", ("canonical", "processbench"))
 
 
 def perturb_gsm8k(
@@ -283,7 +300,7 @@ def perturb_gsm8k(
     Example (needs the data file)::
 
         recs = perturb_gsm8k("../shared/data/gsm8k/test.jsonl", seed=0)
-        sum(r.meta["label"] >= 0 for r in recs) / len(recs)   # ~0.5
+        sum(r.first_error >= 0 for r in recs) / len(recs)   # ~0.5
     """
     if not 0.0 <= rate <= 1.0:
         raise PrmkitError(f"rate must be in [0, 1], got {rate}", field="rate")
@@ -324,7 +341,7 @@ def run_gsm8k_perturb(cfg: Gsm8kPerturbConfig) -> int:
         from prmkit.worlds.arith_tasks import write_processbench
 
         for r in recs:
-            r.meta.setdefault("generator", "gsm8k-reference")
+            r.meta.setdefault(META_GENERATOR, "gsm8k-reference")
         return write_processbench(cfg.out, recs)
     raise PrmkitError(f"unknown format {cfg.format!r}; known: canonical, processbench", field="format")
 

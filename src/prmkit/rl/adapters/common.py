@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from prmkit.aggregate import aggregate_steps
 from prmkit.errors import PrmkitError
+from prmkit.grading import extract_answer, is_equivalent
+from prmkit.steps import split_steps
 
 StepScoreFn = Callable[[Sequence[str], Sequence[list[str]]], list[list[float | None]]]
 
@@ -23,7 +26,7 @@ def as_step_score_fn(scorer: Any) -> StepScoreFn:
             raise PrmkitError(
                 f"a reward server URL must start with http:// or https://, got {scorer!r}", field="scorer"
             )
-        from prmkit.serve import Client
+        from prmkit.serve import Client  # the serving package (its server side) is imported on use only
 
         return Client(scorer).step_scores
     if hasattr(scorer, "score_batch"):
@@ -65,15 +68,11 @@ def message_text(x: Any, role: str | None = None) -> str:
 
 def split_response(text: str, steps_preset: str) -> list[str]:
     """Steps of a response; an empty response is one empty step (scored, never dropped)."""
-    from prmkit.steps import split_steps
-
     return split_steps(text, steps_preset) or [text]
 
 
 def aggregate(step_scores: Sequence[float | None], rule: str, missing: float) -> float:
     """Aggregate step scores (``None`` -> ``missing`` when nothing could be scored)."""
-    from prmkit.aggregate import aggregate_steps
-
     if not step_scores or all(s is None for s in step_scores):
         return float(missing)
     return float(aggregate_steps(list(step_scores), rule))
@@ -86,8 +85,6 @@ def outcome_reward(response: str, ground_truth: Any) -> float:
         >>> outcome_reward("3 x 5 = 15\\nThe answer is 15.", "15"), outcome_reward("The answer is 4.", 5)
         (1.0, 0.0)
     """
-    from prmkit.grading import extract_answer, is_equivalent
-
     if ground_truth is None:
         return 0.0
     return 1.0 if is_equivalent(extract_answer(response), str(ground_truth)) else 0.0

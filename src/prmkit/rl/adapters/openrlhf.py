@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+
 from prmkit.errors import PrmkitError
 from prmkit.rl.adapters.common import aggregate, as_step_score_fn, outcome_reward, split_response
 
@@ -64,8 +66,6 @@ def make_reward_func(
     def reward_func(
         queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any] | None = None, **_: Any
     ) -> dict[str, Any]:
-        import torch
-
         if len(queries) != len(prompts):
             raise PrmkitError(f"{len(queries)} queries for {len(prompts)} prompts", field="prompts")
         problems, steps, responses = [], [], []

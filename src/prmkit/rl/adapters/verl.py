@@ -31,7 +31,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
+from prmkit.errors import PrmkitError
 from prmkit.rl.adapters.common import aggregate, as_step_score_fn, outcome_reward, split_response
+from prmkit.rl.align import step_token_ends
+from prmkit.rl.credit import credit_step_rewards
 
 _PROBLEM_KEYS = ("problem", "question", "query", "prompt")
 
@@ -44,8 +49,6 @@ def _problem_of(extra_info: Any, fallback: str | None = None) -> str:
                 return v
     if fallback is not None:
         return fallback
-    from prmkit.errors import PrmkitError
-
     raise PrmkitError(
         "verl extra_info has no problem text (put the question in extra_info['question'] when "
         "preparing the parquet; the PRM scores steps against it)",
@@ -161,11 +164,6 @@ class PrmkitRewardManager:
         self.missing = missing
 
     def __call__(self, data: Any, return_dict: bool = False) -> Any:
-        import torch
-
-        from prmkit.rl.align import step_token_ends
-        from prmkit.rl.credit import credit_step_rewards
-
         prompts = data.batch["prompts"]
         responses = data.batch["responses"]
         attn = data.batch["attention_mask"]

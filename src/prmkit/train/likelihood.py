@@ -1,0 +1,154 @@
+"""Training the ``lm-likelihood`` PRM (:mod:`prmkit.scorers.likelihood`): a causal LM (the base,
+e.g. the packaged ``arith-base``) whose token log-probabilities become step features, and a
+logistic head fitted on the step labels.
+
+The head is fitted by L-BFGS on binary cross-entropy (soft labels allowed) over the labelled
+steps (``after_error`` as for the other formats: ``drop`` keeps the steps up to the first one
+labelled below 0.5), with features standardised and an L2 penalty ``1e-3 |w|^2``.
+
+Example:
+    >>> head = fit_head([[0.0], [1.0], [2.0], [3.0]], [0.0, 0.0, 1.0, 1.0])
+    >>> apply_head([0.0], head) < 0.5 < apply_head([3.0], head)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prmkit.errors import PrmkitError
+from prmkit.records import Solution
+from prmkit.render import get_format, render_many
+from prmkit.scorers.likelihood import FEATURES, LikelihoodScorer, apply_head, batch_features, digit_mask
+
+__all__ = ["apply_head", "fit_head", "step_features_of", "train_likelihood"]
+
+
+def fit_head(
+    features: Sequence[Sequence[float]], labels: Sequence[float], l2: float = 1e-3
+) -> dict[str, Any]:
+    """Logistic regression ``P(correct) = sigmoid(w . (x - mu) / sigma + b)`` by L-BFGS."""
+    if len(features) != len(labels) or not features:
+        raise PrmkitError(f"need as many labels as feature rows (got {len(features)} and {len(labels)}), > 0")
+    x = torch.tensor(features, dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.float64)
+    mu, sigma = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    z = (x - mu) / sigma
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, y) + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return {"features": list(FEATURES[: x.shape[1]]) if x.shape[1] <= len(FEATURES) else None,
+            "mu": mu.tolist(), "sigma": sigma.tolist(), "w": w.detach().tolist(), "b": float(b.detach()[0])}  # fmt: skip
+
+
+def _labelled_steps(labels: Sequence[float | None], after_error: str) -> list[tuple[int, float]]:
+    """(step index, label) pairs that train, per ``after_error`` (drop | keep | as-is)."""
+    out: list[tuple[int, float]] = []
+    seen_error = False
+    for i, v in enumerate(labels):
+        if seen_error and after_error == "drop":
+            break
+        if seen_error and after_error == "keep":
+            out.append((i, 0.0))
+            continue
+        if v is None:
+            continue
+        out.append((i, float(v)))
+        seen_error = seen_error or v < 0.5
+    return out
+
+
+def _first_error_bias(
+    head: dict[str, Any], records: Sequence[Solution], feats: list[list[list[float] | None]]
+) -> float:
+    """The head's bias shifted to the value that maximises first-error F1 (threshold 0.5) on the
+    training records themselves: the logistic fit calibrates single steps, the benchmark judges
+    each solution's first step below 0.5."""
+    from prmkit.evaluate.processbench import processbench_metrics
+    from prmkit.records import first_error_of
+
+    gold = [first_error_of(r.labels or []) for r in records]
+    z = [[None if f is None else _logit(apply_head(f, head)) for f in row] for row in feats]
+    best, best_f1 = head["b"], -1.0
+    for shift in [x / 4 for x in range(-16, 17)]:
+        preds = [next((i for i, v in enumerate(row) if v is not None and v + shift < 0), -1) for row in z]
+        f1 = processbench_metrics(preds, gold)["f1"]
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = head["b"] + shift, f1
+    return best
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
+def step_features_of(
+    model: Any, tokenizer: Any, records: Sequence[Solution], max_length: int | None, batch_size: int = 16
+) -> list[list[list[float] | None]]:
+    """Features of every step of ``records`` (sorted by length into batches; input order kept)."""
+    fmt = get_format("lm-likelihood")
+    rendered = render_many(
+        [r.problem for r in records], [r.steps for r in records], fmt, tokenizer, max_length
+    )
+    digits = digit_mask(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    order = sorted(range(len(rendered)), key=lambda i: len(rendered[i]))
+    out: list[list[list[float] | None]] = [[] for _ in rendered]
+    for k in range(0, len(order), batch_size):
+        idx = [i for i in order[k : k + batch_size] if len(rendered[i])]
+        if idx:
+            for i, f in zip(
+                idx, batch_features(model, tokenizer, [rendered[i] for i in idx], digits, pad), strict=True
+            ):
+                out[i] = f
+    return out
+
+
+def train_likelihood(
+    cfg: Any, model: Any, tokenizer: Any, records: Sequence[Solution], out: Path
+) -> dict[str, Any]:
+    """Fit the head on ``records``' labels and save model + tokenizer + ``prmkit.json`` to ``out``.
+    Returns ``{"head", "n_steps", "seconds", "tokens"}``."""
+    t0 = time.perf_counter()
+    model.eval()
+    feats = step_features_of(model, tokenizer, records, cfg.max_length)
+    x: list[list[float]] = []
+    y: list[float] = []
+    for r, f in zip(records, feats, strict=True):
+        for i, v in _labelled_steps(r.labels or [], cfg.after_error):
+            if f[i] is not None:
+                x.append(f[i])  # type: ignore[arg-type]
+                y.append(v)
+    if not x:
+        raise PrmkitError("no record has a trainable step label", file=cfg.data)
+    head = fit_head(x, y)
+    head["b"] = _first_error_bias(head, records, feats)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    return {"head": head, "n_steps": len(x), "seconds": time.perf_counter() - t0,
+            "tokens": sum(len(r.problem) for r in records)}  # fmt: skip
+
+
+def likelihood_scorer(
+    model: Any, tokenizer: Any, head: dict[str, Any], max_length: int | None = None
+) -> LikelihoodScorer:
+    """The scorer ``prmkit score`` builds for a saved ``lm-likelihood`` PRM, from an in-memory model."""
+    return LikelihoodScorer(
+        model, tokenizer, "lm-likelihood", meta={"likelihood_head": head}, max_length=max_length
+    )
