@@ -26,11 +26,58 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+#: the README's demo table: (measure, key path in summary.json, format, target)
+README_ROWS = (
+    ("base LM result-digit accuracy, `+`", "base_model.accuracy.+", "pct", ">= 95%"),
+    ("base LM result-digit accuracy, `-`", "base_model.accuracy.-", "pct", ">= 95%"),
+    ("base LM result-digit accuracy, `x`", "base_model.accuracy.x", "pct", ">= 95%"),
+    ("base LM result-digit accuracy, `/`", "base_model.accuracy./", "pct", ">= 95%"),
+    ("label accuracy, Monte Carlo (4 rollouts)", "labelling.mc.step_accuracy", "num%", ""),
+    ("rollouts per solution, Monte Carlo", "labelling.mc.rollouts_per_solution", "num", ""),
+    ("label accuracy, binary search", "labelling.binary.step_accuracy", "num%", ""),
+    ("rollouts per solution, binary search", "labelling.binary.rollouts_per_solution", "num", ""),
+    ("PRM first-error F1 (MC labels), 1000 bench solutions", "processbench.prm.f1", "num", ">= 80"),
+    ("the same PRM on exact labels", "processbench.prm-exact.f1", "num", ""),
+    ("calculator first-error F1", "processbench.calculator.f1", "num", "< PRM"),
+    ("oracle (exact checker) first-error F1", "processbench.oracle.f1", "num", ""),
+    ("best-of-16 with the PRM, 500 problems", "search.accuracy.prm", "pct", ""),
+    ("majority vote of 16", "search.accuracy.majority", "pct", ""),
+    ("PRM minus majority (points)", "search.accuracy.diff", "pts", ">= +3, 95% interval > 0"),
+    ("95% bootstrap interval, low end (points)", "search.diff_ci95.0", "pts", "> 0"),
+    ("pass@16", "search.accuracy.pass_at_n", "pct", ""),
+    ("beam search, 16 beams (first 100 problems)", "search.beam.accuracy", "pct", ""),
+    ("demo wall time, all stages (s)", "total_seconds", "num0", "<= 900"),
+)
+
+
+def lookup(summary: dict, path: str):
+    """The value at a dotted ``path`` (list indices as numbers)."""
+    cur = summary
+    for part in path.split("."):
+        cur = cur[int(part)] if isinstance(cur, list) else cur[part]
+    return cur
+
+
+def fmt(value: float, kind: str) -> str:
+    return {"pct": f"{100 * value:.1f}%", "num%": f"{value:.1f}%", "num": f"{value:.1f}",
+            "pts": f"{100 * value:+.1f}", "num0": f"{value:.0f}"}[kind]  # fmt: skip
+
+
+def readme_table(summary: dict) -> str:
+    """The README's demo table from a full-mode summary."""
+    rows = ["| measure | `summary.json` key | value | target |", "|---|---|---|---|"]
+    for name, path, kind, target in README_ROWS:
+        rows.append(f"| {name} | `{path}` | {fmt(lookup(summary, path), kind)} | {target} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/quickstart", help="quickstart directory (stages are reused)")
     ap.add_argument("--n-base-eval", type=int, default=1000, help="held-out problems for the base LM")
     ap.add_argument("--threads", type=int, default=None)
+    gsm = "../shared/data/gsm8k/test.jsonl"  # the path make demo passes (run from the repository root)
+    ap.add_argument("--gsm8k", default=gsm if Path(gsm).is_file() else None, help="as make demo passes it")
     args = ap.parse_args()
 
     import torch
@@ -48,8 +95,9 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     acc = result_accuracy(model, load_tokenizer(base), args.n_base_eval, seed=31_337)
     base_s = time.perf_counter() - t0
-    summary = run_quickstart(QuickstartConfig(out=args.out, quiet=True, threads=args.threads))
+    summary = run_quickstart(QuickstartConfig(out=args.out, threads=args.threads, gsm8k=args.gsm8k))
     out = {
+        "summary": summary,
         "base_lm": {"held_out_problems": args.n_base_eval, "seed": 31_337, "accuracy": acc["acc"],
                     "count": acc["count"], "loss": acc["loss"], "seconds": round(base_s, 1)},
         "processbench": summary["processbench"],
@@ -61,6 +109,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "cpu_threads": torch.get_num_threads(),
     }  # fmt: skip
+    out["readme_table"] = readme_table(summary)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "demo_prm.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({"base_lm": out["base_lm"]["accuracy"], "checks": out["checks"]}, indent=1))

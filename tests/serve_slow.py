@@ -28,5 +28,7 @@ if __name__ == "__main__":
     prm, port, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     max_queue = int(sys.argv[4]) if len(sys.argv) > 4 else 256
     timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 60.0
-    cfg = ServeConfig(prm=prm, port=port, max_queue=max_queue, request_timeout_s=timeout, max_batch_solutions=1)
+    cfg = ServeConfig(
+        prm=prm, port=port, max_queue=max_queue, request_timeout_s=timeout, max_batch_solutions=1
+    )
     serve(cfg, scorer=Slow(load_scorer(None, prm), delay))

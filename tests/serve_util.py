@@ -23,7 +23,9 @@ def make_tiny_prm(out: Path, seed: int = 0) -> Path:
     from prmkit.models.tiny import build_tiny_model, train_tokenizer
 
     tok = train_tokenizer(TEXTS * 4, vocab_size=300)
-    model = build_tiny_model("token-classification", tok, hidden_size=32, num_layers=1, num_heads=2, seed=seed)
+    model = build_tiny_model(
+        "token-classification", tok, hidden_size=32, num_layers=1, num_heads=2, seed=seed
+    )
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.save_pretrained(out)
@@ -44,7 +46,9 @@ class ServerProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         env = dict(os.environ, PRMKIT_QUIET="1", HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -86,4 +90,11 @@ def prmkit_serve_argv(prm: Path, port: int, *extra: str) -> list[str]:
 
 
 def slow_server_argv(prm: Path, port: int, delay: float, *extra: str) -> list[str]:
-    return [sys.executable, str(Path(__file__).with_name("serve_slow.py")), str(prm), str(port), str(delay), *extra]
+    return [
+        sys.executable,
+        str(Path(__file__).with_name("serve_slow.py")),
+        str(prm),
+        str(port),
+        str(delay),
+        *extra,
+    ]

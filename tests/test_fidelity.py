@@ -238,6 +238,59 @@ def skywork_prepare_input(problem, response, tokenizer, step_token):
     return prompt_ids + response_ids, flags
 
 
+def ref_eurus_prm(tok, query, steps, chat_template=None):
+    """PRIME-RL/EurusPRM-Stage2 model card ("Usage"; the Stage1 card is the same) and the authors'
+    PRIME-RL/ImplicitPRM eval/processbench.py (commit c04417559fdbd59738187c613c6c31821e964431):
+    ``apply_chat_template([user: query, assistant: "\\n\\n".join(steps)], tokenize=True)``; for
+    each ``step_num`` in ``0..len(steps)`` the conversation with ``steps[:step_num]`` rendered
+    (``tokenize=False``), ``.strip()``-ed, ``"\\n\\n"`` appended unless ``step_num`` is 0 or the
+    last, ``encode(add_special_tokens=False)``, and ``step_last_tokens.append(len(ids) - 2)``.
+    Returns the input ids and ``step_last_tokens`` (indices into the shifted log-probs)."""
+    kw = {"chat_template": chat_template} if chat_template else {}
+
+    def conv(k, tokenize):
+        return tok.apply_chat_template(
+            [{"role": "user", "content": query}, {"role": "assistant", "content": "\n\n".join(steps[:k])}],
+            tokenize=tokenize,
+            add_generation_prompt=False,
+            **kw,
+        )
+
+    out = conv(len(steps), True)
+    input_ids = list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
+    step_last_tokens = []
+    for step_num in range(0, len(steps) + 1):
+        c = conv(step_num, False).strip()
+        if step_num != 0 and step_num != len(steps):
+            c += "\n\n"
+        step_last_tokens.append(len(tok.encode(c, add_special_tokens=False)) - 2)
+    return input_ids, step_last_tokens
+
+
+def card_eurus_beta_reward(model, ref_model, tok, input_ids, step_last_tokens, coef=0.001):
+    """The card's read-out, a plain transformers forward of both models: per-token log-probs
+    (``get_logps``), ``raw = logp - ref_logp``, ``coef * raw * label_mask[:, 1:]`` with
+    ``label_mask`` zero before ``step_last_tokens[0]``, ``cumsum``, gathered at
+    ``step_last_tokens[1:]``: the cumulative ``q^t`` of every step."""
+    ids = torch.tensor([input_ids])
+    inputs = {"input_ids": ids, "attention_mask": ids != tok.pad_token_id, "labels": ids}
+
+    def get_logps(m):
+        with torch.no_grad():
+            logits = m(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+        labels = inputs["labels"][:, 1:].clone().long()
+        logits = logits[:, :-1, :]
+        labels[labels == -100] = 0
+        return torch.gather(logits.log_softmax(-1), dim=2, index=labels.unsqueeze(2)).squeeze(2)
+
+    n = step_last_tokens[0]
+    label_mask = torch.tensor([[0] * n + [1] * (ids.shape[-1] - n)])
+    raw_reward = get_logps(model) - get_logps(ref_model)
+    beta_reward = coef * raw_reward * label_mask[:, 1:]
+    beta_reward = beta_reward.cumsum(-1)
+    return beta_reward.gather(dim=-1, index=torch.tensor([step_last_tokens[1:]]))[0].tolist()
+
+
 # ----------------------------------------------------------------------------- id fidelity
 
 
@@ -336,6 +389,58 @@ def test_skywork_ids_and_positions(toks, name):
     r2 = _render(PROBLEM, plain, "skywork-prm", tok)
     assert r2.input_ids == pub_ids
     assert r2.step_positions == [i for i, f in enumerate(flags) if f == 1]
+
+
+@pytest.mark.parametrize(
+    ("name", "template"), [("qwen2", "qwen2.5-math-instruct"), ("qwen2", None), ("smollm2", None)]
+)
+def test_eurus_prm_ids_and_positions(toks, name, template):
+    """EurusPRM: the card's ids (chat template, steps joined by "\\n\\n"), and each step read where
+    the card's ``cumsum(...).gather(step_last_tokens[1:])`` ends: the log-prob at shifted index
+    ``s`` is that of token ``s + 1``, so step t's position is ``step_last_tokens[t + 1] + 1`` and
+    the sum starts at token ``step_last_tokens[0]`` (the mask keeps shifted indices >= it - 1)."""
+    from prmkit.render import CHAT_TEMPLATES, get_format
+
+    tok = toks(name)
+    ids, slt = ref_eurus_prm(tok, PROBLEM, ADVERSARIAL, CHAT_TEMPLATES.get(template) if template else None)
+    r = _render(PROBLEM, ADVERSARIAL, get_format("eurus-prm", chat_template=template), tok)
+    assert r.input_ids == ids
+    assert r.step_positions == [s + 1 for s in slt[1:]]
+    assert len(r.step_positions) == len(ADVERSARIAL) and len(set(r.step_positions)) == len(ADVERSARIAL)
+    assert r.step_spans[0][0] == slt[0]  # where the card's label_mask starts the sum
+    assert r.input_ids[r.step_positions[-1]] == tok.convert_tokens_to_ids("<|im_end|>")
+    if template:  # Qwen2.5-Math-Instruct's default system prompt (kept as data)
+        assert r.text.startswith("<|im_start|>system\nPlease reason step by step, and put your final")
+
+
+def test_eurus_prm_reads_into_the_next_step_as_the_card_does(toks):
+    """The card's positions are counted on the conversation cut after each step, which ends
+    ``<|im_end|>`` + ``"\\n\\n"``; on Qwen2 a step ending in "." tokenizes ``.\\n\\n`` as one
+    token in the whole text, so the card's q of a middle step also sums the next step's first
+    two tokens. prmkit reads exactly there (documented), and the last step at ``<|im_end|>``."""
+    tok = toks("qwen2")
+    steps = ["Step 1: 1+1=2.", "Step 2: so 2.", "The answer is 2."]
+    r = _render("What is 1+1?", steps, "eurus-prm", tok)
+    names = tok.convert_ids_to_tokens(r.input_ids)
+    first = r.step_spans[0][0]
+    assert names[first - 1 : first + 2] == ["assistant", "Ċ", "Step"]  # the sum starts at the "\\n"
+    assert [names[p - 1 : p + 1] for p in r.step_positions] == [
+        ["Step", "Ġ"],
+        ["The", "Ġanswer"],
+        [".", "<|im_end|>"],
+    ]
+
+
+def test_eurus_prm_step_that_adds_no_token_is_a_loud_error(toks):
+    """Where the card would read two steps at one index (an empty last step: "a" + <|im_end|>
+    + "\\n\\n" and "a\\n\\n" + <|im_end|> have as many tokens), prmkit raises, naming the step."""
+    tok = toks("qwen2")
+    _, slt = ref_eurus_prm(tok, PROBLEM, ["a", ""])
+    assert slt[1] == slt[2]  # the reference gathers the same index twice
+    with pytest.raises(
+        PrmkitError, match=r"solution 0, step 1: the reference's read position \d+ is not after"
+    ):
+        _render(PROBLEM, ["a", ""], "eurus-prm", tok)
 
 
 def test_token_classification_default_layout_unchanged():
@@ -529,3 +634,40 @@ def test_score_parity_trl_token_classification(toks):
         p = _forward_logits(model, ids).softmax(-1)[:, 1]
         want.append([float(p[i]) for i in pos])
     _close(TRLScorer(model, tok).score_batch([q for q, _ in sols], [s for _, s in sols]), want)
+
+
+def test_score_parity_eurus_prm(toks, tmp_path):
+    """EurusPRM: two random-weight Qwen2 causal LMs (policy, reference) on the Qwen2 tokenizer with
+    Qwen2.5-Math-Instruct's template, loaded from disk as ``prmkit score`` does; ``output="raw"``
+    equals the card's ``beta_reward`` (coef 0.001 by default, and coef 1 via ``beta=1`` so the
+    check is not scaled down) and the default score is its sigmoid."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from prmkit.aggregate import sigmoid
+    from prmkit.render import CHAT_TEMPLATES
+    from prmkit.scorers import load_scorer
+
+    tok = __import__("copy").deepcopy(toks("qwen2"))  # the cached tokenizer keeps its own template
+    tok.chat_template = CHAT_TEMPLATES.get("qwen2.5-math-instruct")
+    policy = _seeded(lambda: Qwen2ForCausalLM(_tiny_cfg(Qwen2Config, tok)))
+    torch.manual_seed(1)  # a different reference
+    ref = Qwen2ForCausalLM(_tiny_cfg(Qwen2Config, tok)).eval()
+    sols = _processbench(3)
+    q1, q_card = [], []
+    for q, steps in sols:
+        ids, slt = ref_eurus_prm(tok, q, steps)
+        q1.append(card_eurus_beta_reward(policy, ref, tok, ids, slt, coef=1.0))
+        q_card.append(card_eurus_beta_reward(policy, ref, tok, ids, slt))
+        assert len(q1[-1]) == len(steps)
+    assert max(abs(x) for row in q1 for x in row) > 1.0  # with coef 1 the values are O(1): a real check
+    policy.save_pretrained(tmp_path / "policy")
+    tok.save_pretrained(tmp_path / "policy")
+    ref.save_pretrained(tmp_path / "ref")
+    problems, steps = [q for q, _ in sols], [s for _, s in sols]
+    kw = dict(ref_model=str(tmp_path / "ref"), device="cpu", dtype="fp32")
+    raw = load_scorer("eurus-prm", str(tmp_path / "policy"), output="raw", **kw)
+    _close(raw.score_batch(problems, steps), q_card)
+    unit = load_scorer("eurus-prm", str(tmp_path / "policy"), output="raw", beta=1.0, **kw)
+    _close(unit.score_batch(problems, steps), q1)
+    default = load_scorer("eurus-prm", str(tmp_path / "policy"), **kw)
+    _close(default.score_batch(problems, steps), [[sigmoid(x) for x in row] for row in q_card])

@@ -19,7 +19,15 @@ class FakeTokenizer:
     chat_template = "chatml"
 
     def apply_chat_template(self, msgs, tokenize, add_generation_prompt):
-        return "".join(f"<|{m['role']}|>{m['content']}" for m in msgs) + "<|assistant|>"
+        # like Llama-3's template: the rendered text starts with the BOS token itself
+        return "<s>" + "".join(f"<|{m['role']}|>{m['content']}" for m in msgs) + "<|assistant|>"
+
+    def encode(self, text, add_special_tokens=True):
+        """One id per character; ``add_special_tokens`` prepends BOS (id 1) as a real tokenizer does."""
+        return ([1] if add_special_tokens else []) + [ord(c) for c in text]
+
+    def decode(self, ids):
+        return "".join("<s>" if i == 1 else chr(i) for i in ids)
 
 
 class FakeLLM:
@@ -73,7 +81,10 @@ def test_output_handling_with_stand_in_engine(sampling_params):
     pol = VLLMPolicy(llm=llm, temperature=0.8, max_tokens=99)
     gens = pol.continue_from(P, [[], ["2+3=5"]], n=3, max_steps=1, seed=4)
     prompts, params = llm.calls[0]
-    assert len(prompts) == 2 and prompts[1].endswith("<|assistant|>2+3=5\n\n")
+    texts = [FakeTokenizer().decode(p["prompt_token_ids"]) for p in prompts]
+    assert len(texts) == 2 and texts[1].endswith("<|assistant|>2+3=5\n\n")
+    # token ids are sent, with the template's BOS only: no second BOS added by the engine
+    assert all(t.startswith("<s><|") and t.count("<s>") == 1 for t in texts)
     assert params[0].n == 3 and params[0].stop == ["\n\n"] and params[0].max_tokens == 99
     assert params[0].seed != params[1].seed
     assert [[g.steps for g in r] for r in gens] == [[["step 0"], ["step 1"], ["step 2"]]] * 2

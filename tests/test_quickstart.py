@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +71,15 @@ def test_quickstart_tiny_end_to_end_and_reuse(tmp_path):
     assert "total (stages run now)" in html
     body = html.split("<body", 1)[1]
     assert "http" not in re.sub(r'xmlns(:xlink)?="http://www\.w3\.org/[^"]*"', "", body)
+
+    # every measure of the README's demo table is a key of this summary
+    from test_readme import readme_rows
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from demo_prm import lookup
+
+    for _, path, _ in readme_rows():
+        lookup(s, path)
 
     # a second run reuses every stage and changes nothing
     mtime = report.stat().st_mtime_ns

@@ -40,8 +40,12 @@ def test_sharded_run_resumes_missing_shards_and_checks_identity(tmp_path):
     assert man["completed"] == [0, 1, 2] and man["identity"] == {"k": 3}
     shard_path(out, 1).unlink()
     calls.clear()
-    res = run_sharded(counted, {"k": 3}, list(range(7)), out=out, identity={"k": 3}, shard_size=3, resume=True)
-    assert calls == [1] and res["items_run"] == 3 and out.read_text().split() == [str(3 * x) for x in range(7)]
+    res = run_sharded(
+        counted, {"k": 3}, list(range(7)), out=out, identity={"k": 3}, shard_size=3, resume=True
+    )
+    assert (
+        calls == [1] and res["items_run"] == 3 and out.read_text().split() == [str(3 * x) for x in range(7)]
+    )
     with pytest.raises(PrmkitError, match="resume"):
         run_sharded(counted, {"k": 3}, [1], out=out, identity={"k": 3}, shard_size=3)
     with pytest.raises(PrmkitError, match="field 'k'"):
@@ -70,7 +74,9 @@ def test_ray_score_and_search_equal_local(tmp_path):
         # lose a shard of each, resume: only that shard is redone and the outputs are unchanged
         shard_path(tmp_path / "ray.jsonl", 2).unlink()
         (tmp_path / "ray.jsonl").unlink()
-        r2 = score_file(ScoreConfig(output=str(tmp_path / "ray.jsonl"), executor="ray", resume=True, **score_base))
+        r2 = score_file(
+            ScoreConfig(output=str(tmp_path / "ray.jsonl"), executor="ray", resume=True, **score_base)
+        )
         shard_path(tmp_path / "sray.jsonl", 0).unlink()
         ray_search.resume = True
         run_search(ray_search, quiet=True)

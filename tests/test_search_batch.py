@@ -76,7 +76,9 @@ def test_batched_equals_per_problem(problems, method, scorer_name):
     ref = [search_one(p, ref_pol, scorer, SearchConfig(method=method, **opts)) for p in problems]
     pol = CountingPolicy(load_policy("arith", error_rate=0.3))
     stats: dict[str, int] = {}
-    got = list(search_iter(problems, pol, scorer, SearchConfig(method=method, batch_problems=3, **opts), stats=stats))
+    got = list(
+        search_iter(problems, pol, scorer, SearchConfig(method=method, batch_problems=3, **opts), stats=stats)
+    )
     assert [_strip_time(r.to_dict()) for r in got] == [_strip_time(r.to_dict()) for r in ref]
     # the per-problem accounting is unchanged, but the policy saw fewer, larger calls
     assert ref_pol.batch_calls == 0 and pol.continue_from_calls >= pol.batch_calls == stats["policy_calls"]
@@ -124,10 +126,52 @@ def test_run_search_batched_writes_the_same_file_and_resumes(tmp_path, problems)
 
     src = tmp_path / "p.jsonl"
     write_problems(src, problems)
-    common = dict(input=str(src), policy="arith", scorer="calculator", method="dvts", n=4, width=2, max_steps=6)
+    common = dict(
+        input=str(src), policy="arith", scorer="calculator", method="dvts", n=4, width=2, max_steps=6
+    )
     run_search(SearchRunConfig(out=str(tmp_path / "a.jsonl"), batch_problems=1, **common), quiet=True)
-    run_search(SearchRunConfig(out=str(tmp_path / "b.jsonl"), batch_problems=4, limit=3, **common), quiet=True)
-    run_search(SearchRunConfig(out=str(tmp_path / "b.jsonl"), batch_problems=4, resume=True, **common), quiet=True)
+    run_search(
+        SearchRunConfig(out=str(tmp_path / "b.jsonl"), batch_problems=4, limit=3, **common), quiet=True
+    )
+    run_search(
+        SearchRunConfig(out=str(tmp_path / "b.jsonl"), batch_problems=4, resume=True, **common), quiet=True
+    )
     a = [_strip_time(json.loads(x)) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     b = [_strip_time(json.loads(x)) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
     assert a == b and [x["id"] for x in a] == [p.id for p in problems]
+
+
+def test_openai_policy_keeps_requests_in_flight_across_problems():
+    """Best-of-4 with the openai policy: one request per problem (n in the body). Alone, a problem
+    has one request in flight; batched, the requests of the 6 problems overlap up to
+    max_concurrency=4, and the results are those of the per-problem loop."""
+    import threading
+    import time
+
+    from fake_openai_server import FakeServer, Reply, completion
+
+    state = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def handler(path, body):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.15)
+        with lock:
+            state["now"] -= 1
+        q = body["prompt"].split("?")[0][-12:]
+        return Reply(completion([f"{q} The answer is {body['seed'] % 7}."] * body["n"], finish="stop"))
+
+    probs = [Problem(f"p{i}", f"What is {i}+{i}?", str(2 * i)) for i in range(6)]
+    cfg = dict(method="best-of-n", n=4, answer_rule="majority")
+    with FakeServer(handler) as srv:
+        pol = load_policy("openai", base_url=srv.base_url, model="m", max_concurrency=4)
+        scorer = load_scorer("calculator", None)
+        assert pol.preferred_batch_problems == 8
+        ref = [search_one(p, pol, scorer, SearchConfig(**cfg)) for p in probs]
+        alone = state["peak"]
+        got = search(probs, pol, scorer, SearchConfig(**cfg), quiet=True)  # default K = 8
+        batched = state["peak"]
+    assert alone == 1 and batched == 4
+    assert [_strip_time(r.to_dict()) for r in got] == [_strip_time(r.to_dict()) for r in ref]

@@ -7,7 +7,9 @@ from the fields (:mod:`prmkit.cli.parser`).
 
 Validation has one convention: the dataclass's ``__post_init__`` raises :class:`PrmkitError` with
 ``field=`` (the CLI turns it into exit code 2 naming the flag). :func:`check_min`,
-:func:`check_positive`, :func:`check_range` and :func:`check_choice` are the common checks.
+:func:`check_positive`, :func:`check_range`, :func:`check_finite` and :func:`check_choice` are the
+common checks; the numeric ones also refuse NaN and infinity (``--lr nan`` is an error, never a
+silent no-op).
 
 Example:
     >>> from dataclasses import dataclass
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,8 +87,14 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
 
 
+def _check_finite(name: str, v: Any) -> None:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise PrmkitError(f"must be a finite number, got {v}", field=name)
+
+
 def check_min(cfg: Any, minimum: float, *names: str) -> None:
-    """Each field in ``names`` is ``None`` or ``>= minimum``; else :class:`PrmkitError` naming it.
+    """Each field in ``names`` is ``None`` or a finite number ``>= minimum``; else
+    :class:`PrmkitError` naming it.
 
     Example:
         >>> from types import SimpleNamespace
@@ -93,15 +102,38 @@ def check_min(cfg: Any, minimum: float, *names: str) -> None:
         Traceback (most recent call last):
         ...
         prmkit.errors.PrmkitError: field 'n': must be >= 1, got 0
+        >>> check_min(SimpleNamespace(wait=float("nan")), 0, "wait")
+        Traceback (most recent call last):
+        ...
+        prmkit.errors.PrmkitError: field 'wait': must be a finite number, got nan
     """
     for name in names:
         v = getattr(cfg, name)
-        if v is not None and v < minimum:
+        if v is None:
+            continue
+        _check_finite(name, v)
+        if v < minimum:
             raise PrmkitError(f"must be >= {minimum}, got {v}", field=name)
 
 
+def check_finite(cfg: Any, *names: str) -> None:
+    """Each field in ``names`` is ``None`` or a finite number (no NaN, no infinity).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> check_finite(SimpleNamespace(threshold=float("inf")), "threshold")
+        Traceback (most recent call last):
+        ...
+        prmkit.errors.PrmkitError: field 'threshold': must be a finite number, got inf
+    """
+    for name in names:
+        v = getattr(cfg, name)
+        if v is not None:
+            _check_finite(name, float(v))
+
+
 def check_positive(cfg: Any, *names: str) -> None:
-    """Each field in ``names`` is ``None`` or ``> 0``.
+    """Each field in ``names`` is ``None`` or a finite number ``> 0``.
 
     Example:
         >>> from types import SimpleNamespace
@@ -112,8 +144,11 @@ def check_positive(cfg: Any, *names: str) -> None:
     """
     for name in names:
         v = getattr(cfg, name)
-        if v is not None and not v > 0:
+        if v is None:
+            continue
+        if not v > 0:
             raise PrmkitError(f"must be > 0, got {v}", field=name)
+        _check_finite(name, v)
 
 
 def check_range(cfg: Any, low: float, high: float, *names: str) -> None:

@@ -151,8 +151,10 @@ def get_executor(
 
 
 def atomic_write(path: Path, text: str, durable: bool = True) -> None:
-    """Write via a temp file + rename (readers see the old file or the whole new one); ``durable``
-    also fsyncs the file."""
+    """Write via a temp file + rename: readers see the old file or the whole new one, never a part.
+
+    ``durable`` also fsyncs the file and its directory (survives power loss, not only a killed
+    process)."""
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -160,6 +162,16 @@ def atomic_write(path: Path, text: str, durable: bool = True) -> None:
             fh.flush()
             os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if not durable:
+        return
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # directories cannot be fsynced on some filesystems
+        pass
 
 
 def shards_dir(out: str | os.PathLike) -> Path:

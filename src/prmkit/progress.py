@@ -33,32 +33,10 @@ def track(
     items: Iterable[T], total: int | None = None, description: str = "working", quiet: bool | None = None
 ) -> Iterator[T]:
     """Iterate with a progress bar (with ETA) on stderr; plain iteration when quiet."""
-    if quiet if quiet is not None else is_quiet():
-        yield from items
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=Console(stderr=True), transient=False) as prog:
-        task = prog.add_task(description, total=total)
+    with Bar(total, description, quiet) as bar:
         for item in items:
             yield item
-            prog.advance(task)
+            bar.advance()
 
 
 class Bar:

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -371,9 +372,12 @@ class Rejects:
             self._fh = None
 
 
-def check_input_file(path: str | os.PathLike, *, allow_empty: bool = False) -> None:
+def check_input_file(
+    path: str | os.PathLike, *, allow_empty: bool = False, first_record: bool = True
+) -> None:
     """Fail fast, before any model is loaded: ``path`` exists, is a readable file, is not empty
-    (unless ``allow_empty``) and its first record parses (JSONL: the first non-blank line).
+    (unless ``allow_empty``) and its first record parses (JSONL: the first non-blank line; not
+    checked with ``first_record=False``, for a reader that may skip invalid lines).
 
     Example:
         >>> import tempfile, os
@@ -395,13 +399,29 @@ def check_input_file(path: str | os.PathLike, *, allow_empty: bool = False) -> N
     if p.suffix == ".parquet":
         return
     if p.suffix == ".json":  # one document: parsed whole by the reader
-        if p.stat().st_size == 0 and not allow_empty:
+        if not allow_empty and not _has_text(p):
+            raise PrmkitError("empty file (no records)", file=str(p))
+        return
+    if not first_record:
+        if not allow_empty and not _has_text(p):
             raise PrmkitError("empty file (no records)", file=str(p))
         return
     for _ in iter_json_lines(p):
         return  # the first record parsed
     if not allow_empty:
         raise PrmkitError("empty file (no records)", file=str(p))
+
+
+def _has_text(p: Path) -> bool:
+    """Whether the file holds anything but whitespace (``.gz`` read decompressed)."""
+    try:
+        with gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 16), b""):
+                if chunk.strip():
+                    return True
+    except OSError as e:
+        raise PrmkitError(f"cannot read: {e}", file=str(p)) from None
+    return False
 
 
 def iter_json_lines(
@@ -577,12 +597,67 @@ class RecordWriter:
         self.close()
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """All-or-nothing output: yields a temporary path in the same directory (same file name after
+    a ``.tmp-PID-`` prefix, so suffix-based writers pick the same format), renamed over ``path``
+    when the block ends normally and deleted when it raises: a failed command leaves no partial
+    file, and a reader never sees a half-written one.
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp(); out = os.path.join(d, "o.jsonl")
+        >>> try:
+        ...     with atomic_path(out) as tmp:
+        ...         _ = tmp.write_text("half")
+        ...         raise ValueError("bad line 10")
+        ... except ValueError:
+        ...     pass
+        >>> os.listdir(d)
+        []
+        >>> with atomic_path(out) as tmp:
+        ...     _ = tmp.write_text("whole")
+        >>> os.listdir(d), open(out).read()
+        (['o.jsonl'], 'whole')
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".tmp-{os.getpid()}-{p.name}")
+    try:
+        yield tmp
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if tmp.exists():
+        os.replace(tmp, p)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` all-or-nothing (:func:`atomic_path`); returns the path.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = write_text_atomic(os.path.join(tempfile.mkdtemp(), "sub", "r.json"), "{}")
+        >>> p.read_text()
+        '{}'
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def write_records(path: str | os.PathLike, records: Iterable[Solution]) -> int:
     """Write records to ``.jsonl`` (``.gz`` ok), ``.json`` (one array) or ``.parquet``.
 
-    Returns the number written.
+    Returns the number written. All-or-nothing (:func:`atomic_path`): when reading ``records``
+    fails midway, ``path`` is left as it was.
     """
-    p = Path(path)
+    with atomic_path(path) as tmp:
+        return _write_records(tmp, records)
+
+
+def _write_records(p: Path, records: Iterable[Solution]) -> int:
     if _is_parquet(p):
         return _write_parquet(p, records)
     if p.suffix == ".json":

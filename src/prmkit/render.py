@@ -16,6 +16,10 @@ ids are made is the format's ``tokenize`` field:
 - ``pieces``: prmkit's own layout for the models it trains: every text piece tokenized alone and
   tags inserted as ids, so a tag can never merge with its neighbours.
 
+The ``chat-prefixes`` layout (EurusPRM / PRIME implicit PRM) is ``whole`` too, but its score
+positions are not read from offsets: as in its authors' code, the position of step ``t`` is
+counted from the tokenization of the conversation cut after step ``t`` (see :func:`_whole_prefixes`).
+
 ==========================  =========  =====================================================  ==============
 name                        tokenize   layout (reference)                                     read head
 ==========================  =========  =====================================================  ==============
@@ -27,6 +31,7 @@ name                        tokenize   layout (reference)                       
 ``lm-token-pair``           whole      ``problem step1 ки\\nstep2 ки`` (Math-Shepherd card)    ``+``/``-`` logits
 ``qwen-prm``                whole      chat template, steps joined by ``<extra_0>`` (card)   2-class head
 ``chat-turn``               whole      one user turn per step, assistant ``+`` (RLHFlow)     ``+``/``-`` logits
+``eurus-prm``               whole      chat, steps joined by ``"\\n\\n"`` (EurusPRM card)       LM log-ratio
 ``*-pieces``                pieces     prmkit's separate-pieces variant of the three above    as above
 ==========================  =========  =====================================================  ==============
 
@@ -51,7 +56,7 @@ from prmkit.errors import PrmkitError
 from prmkit.registry import Registry
 
 Head = Literal["classification", "token-pair", "value", "log-ratio", "likelihood"]
-Layout = Literal["plain", "chat", "chat-turns"]
+Layout = Literal["plain", "chat", "chat-turns", "chat-prefixes"]
 Tokenize = Literal["pieces", "steps", "whole"]
 
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -67,8 +72,10 @@ class PRMFormat:
             ``token-pair`` (softmax over the LM logits of ``good_token``/``bad_token``),
             ``value`` (sigmoid of a scalar head) or ``log-ratio`` (implicit PRM).
         layout: ``plain`` (problem then steps), ``chat`` (chat template: system, user = problem,
-            assistant = tagged steps) or ``chat-turns`` (one user turn per step, assistant
-            answers ``good_token``).
+            assistant = tagged steps), ``chat-turns`` (one user turn per step, assistant
+            answers ``good_token``) or ``chat-prefixes`` (user = problem, assistant =
+            ``step_join.join(steps)``, step positions counted from the prefix conversations:
+            EurusPRM, see :func:`_whole_prefixes`; ``whole`` only).
         step_tag: text whose tokens follow every step; the score is read at its last token.
         prompt_suffix: text whose tokens follow the problem in the ``plain`` layout.
         step_suffix: text whose tokens follow each step tag (not read), e.g. a newline.
@@ -78,8 +85,9 @@ class PRMFormat:
         tokenize: ``pieces`` (prmkit's own: every piece alone, tags as ids), ``steps`` (prompt
             whole, each step alone + tag ids: TRL, Skywork) or ``whole`` (one string, positions
             from the offset mapping: model cards). See the module docstring.
-        step_join: ``whole`` + ``plain`` only: text between one step's tag and the next step
+        step_join: ``whole`` + ``plain``: text between one step's tag and the next step
             (Math-Shepherd: ``"\\n"``); ``step_suffix`` then follows the last tag only.
+            ``chat-prefixes``: the text between steps (EurusPRM: ``"\\n\\n"``).
         chat_template: a name in :data:`CHAT_TEMPLATES` or a Jinja template used instead of the
             tokenizer's own (``None``: the tokenizer's).
         reference: where the layout comes from (documentation only).
@@ -136,6 +144,7 @@ def _reg(fmt: PRMFormat) -> None:
 MATH_SHEPHERD_CARD = "peiyi9979/math-shepherd-mistral-7b-prm model card"
 QWEN_PRM_CARD = "Qwen/Qwen2.5-Math-PRM-7B model card"
 RLHFLOW_EVAL = "RLHFlow/RLHF-Reward-Modeling math-rm/prm_evaluate.py"
+EURUS_PRM_CARD = "PRIME-RL/EurusPRM-Stage2 model card (PRIME-RL/ImplicitPRM eval/processbench.py)"
 
 _reg(PRMFormat("token-classification", head="classification", reference="prmkit"))
 _reg(PRMFormat("value-head", head="value", reference="prmkit"))
@@ -209,6 +218,28 @@ _chat = PRMFormat(
 )
 _reg(_chat)
 _reg(replace(_chat, name="chat-turn-pieces", tokenize="pieces", add_bos=None, reference="prmkit"))
+# EurusPRM / PRIME implicit PRM. Source: the PRIME-RL/EurusPRM-Stage1 and -Stage2 model cards
+# (huggingface.co/PRIME-RL/EurusPRM-Stage2, "Usage") and the authors' ProcessBench script
+# github.com/PRIME-RL/ImplicitPRM eval/processbench.py (commit c04417559fdbd59738187c613c6c31821e964431):
+#   input_ids = apply_chat_template([user: query, assistant: "\n\n".join(steps)], tokenize=True)
+#   for step_num in 0..len(steps): conv = apply_chat_template(<the same, steps[:step_num]>,
+#       tokenize=False).strip(); conv += "\n\n" unless step_num is 0 or the last;
+#       step_last_tokens.append(len(encode(conv, add_special_tokens=False)) - 2)
+#   per-token log-ratio of policy and reference, masked before step_last_tokens[0],
+#   coef * cumsum, gathered at step_last_tokens[1:] (coef = 0.001).
+_reg(
+    PRMFormat(
+        "eurus-prm",
+        head="log-ratio",
+        layout="chat-prefixes",
+        tokenize="whole",
+        step_tag="",
+        prompt_suffix="",
+        step_join="\n\n",
+        add_bos=False,
+        reference=EURUS_PRM_CARD,
+    )
+)
 
 #: Chat templates kept as data (``PRMFormat.chat_template`` may name one): the template of the
 #: model's published tokenizer config, for tokenizers that ship without one.
@@ -223,6 +254,11 @@ def _template_file(name: str, filename: str) -> None:
 
 # Llama-3.1-8B-Instruct's tokenizer_config.json chat_template (RLHFlow Llama3.1-8B-PRM-* use it)
 _template_file("llama-3.1", "llama-3.1.j2")
+# Qwen/Qwen2.5-Math-7B-Instruct's tokenizer_config.json chat_template (the Qwen2.5 template with
+# the default system "Please reason step by step, and put your final answer within \\boxed{}.");
+# EurusPRM's reference model. The EurusPRM checkpoints ship their own tokenizer config, which
+# eurus-prm uses by default; this one is for tokenizers without it (e.g. a Qwen2 GGUF).
+_template_file("qwen2.5-math-instruct", "qwen2.5-math-instruct.j2")
 
 
 def get_format(fmt: str | PRMFormat, **overrides: Any) -> PRMFormat:
@@ -246,7 +282,9 @@ class Rendered:
     ``step_positions[i]`` is the index in ``input_ids`` whose output scores step ``i`` (``None``
     if it fell beyond the window). ``step_spans[i]`` is the ``[start, end)`` range of step ``i``'s
     own text tokens (used by the implicit PRM; in ``whole`` formats, the tokens overlapping the
-    step's characters). ``truncated`` counts steps lost to the window.
+    step's characters; in ``chat-prefixes`` (EurusPRM), the tokens its reference sums into step
+    ``i`` before its position: from just after the previous step's position, or from the
+    reference's first summed token for step 0). ``truncated`` counts steps lost to the window.
     """
 
     input_ids: list[int]
@@ -404,6 +442,10 @@ def _fixed_ids(f: PRMFormat, tokenizer: Any) -> dict[str, Any]:
         if not tag:
             raise PrmkitError(f"step tag {f.step_tag!r} tokenizes to nothing", field="step_tag")
         return {"bos": _wants_bos(f, tokenizer), "tag": tag}
+    if f.layout == "chat-prefixes":
+        raise PrmkitError(
+            f"format '{f.name}': layout 'chat-prefixes' needs tokenize='whole'", field="tokenize"
+        )
     if f.layout == "plain":
         return {"bos": _wants_bos(f, tokenizer), "tag": _tag_ids(tokenizer, f.step_tag) if f.step_tag else []}
     if f.chat_template is None and getattr(tokenizer, "chat_template", None) is None:
@@ -623,6 +665,82 @@ def _whole_turns(f: PRMFormat, tokenizer: Any, problem: str, steps: Sequence[str
     return text, spans, answers
 
 
+def _whole_prefixes(
+    f: PRMFormat, tokenizer: Any, problem: str, steps: Sequence[str]
+) -> tuple[str, list[str]]:
+    """EurusPRM / PRIME (``chat-prefixes``): the conversation (user = problem, assistant =
+    ``step_join.join(steps)``) and, for ``k = 0 .. len(steps)``, the string whose token count
+    places step ``k``: the conversation with the first ``k`` steps, ``.strip()``-ed, plus
+    ``step_join`` unless ``k`` is 0 or the last (``step_last_tokens`` in the model card's code).
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a b c"], vocab_size=280)
+        >>> text, pre = _whole_prefixes(get_format("eurus-prm"), tok, "Q", ["a", "b"])
+        >>> one = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a"}]
+        >>> pre[1] == tok.apply_chat_template(one, tokenize=False).strip() + "\\n\\n"
+        True
+    """
+    msgs = [*_system(f), {"role": "user", "content": problem}]
+
+    def conv(k: int) -> str:
+        return _apply_template(
+            f, tokenizer, [*msgs, {"role": "assistant", "content": f.step_join.join(steps[:k])}]
+        )
+
+    n = len(steps)
+    prefixes = []
+    for k in range(n + 1):
+        c = conv(k).strip()
+        prefixes.append(c + f.step_join if 0 < k < n else c)
+    return conv(n), prefixes
+
+
+def _render_prefixes(
+    f: PRMFormat,
+    problems: Sequence[str],
+    steps: Sequence[Sequence[str]],
+    tokenizer: Any,
+    max_length: int | None,
+) -> list[Rendered]:
+    """``chat-prefixes`` formats (EurusPRM): the whole conversation tokenized in one call, and the
+    reference's positions from the token counts ``P_k`` of the prefix strings (one more call):
+    step ``t`` is read at ``P_{t+1} - 1`` and the sum starts at ``P_0 - 2`` (the card's
+    ``step_last_tokens`` index the shifted log-probs, so these are the token indices whose
+    log-ratios its ``cumsum(...).gather(step_last_tokens[1:])`` adds up). Positions that do not
+    strictly increase, start before the sum, or fall outside the sequence are an error naming
+    the solution and step."""
+    layouts = [_whole_prefixes(f, tokenizer, p, s) for p, s in zip(problems, steps, strict=True)]
+    encoded = _encode_with_offsets(tokenizer, [t for t, _ in layouts], special=f.add_bos is None)
+    counts = iter(len(x) for x in encode_texts(tokenizer, [c for _, pre in layouts for c in pre]))
+    out = []
+    for i, ((text, pre), (ids, _offs)) in enumerate(zip(layouts, encoded, strict=True)):
+        if f.add_bos is True and getattr(tokenizer, "bos_token_id", None) is not None:
+            ids = [tokenizer.bos_token_id, *ids]
+        p = [next(counts) for _ in pre]
+        start = p[0] - 2
+        if start < 0:
+            raise PrmkitError(f"solution {i}: the empty assistant turn has fewer than 2 tokens")
+        positions: list[int | None] = []
+        spans: list[tuple[int, int] | None] = []
+        prev = start - 1
+        for j in range(len(pre) - 1):
+            pos = p[j + 1] - 1
+            if pos <= prev or pos >= len(ids):
+                raise PrmkitError(
+                    f"solution {i}, step {j}: the reference's read position {pos} is "
+                    + ("outside the sequence" if pos >= len(ids) else "not after the previous step's")
+                    + f" ({len(ids)} tokens; the conversation cut after this step has {p[j + 1]})"
+                )
+            spans.append((prev + 1, pos))
+            positions.append(pos)
+            prev = pos
+        r = _truncate(ids, positions, spans, max_length)
+        r.text = text
+        out.append(r)
+    return out
+
+
 def _encode_with_offsets(
     tokenizer: Any, texts: Sequence[str], special: bool
 ) -> list[tuple[list[int], list[tuple[int, int]]]]:
@@ -702,6 +820,8 @@ def _render_whole(
     max_length: int | None,
 ) -> list[Rendered]:
     """``whole`` formats: each solution's reference string tokenized in one batched call."""
+    if f.layout == "chat-prefixes":
+        return _render_prefixes(f, problems, steps, tokenizer, max_length)
     if f.layout == "plain":
         layouts = [_whole_plain(f, p, s) for p, s in zip(problems, steps, strict=True)]
     elif f.layout == "chat":

@@ -27,11 +27,10 @@ def default_data_root() -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON (parents created); NaN is written as null."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(_clean(obj), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return p
+    """Write ``obj`` as indented JSON (parents created, all-or-nothing); NaN is written as null."""
+    from prmkit.records import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(_clean(obj), indent=2, ensure_ascii=False) + "\n")
 
 
 def _clean(o: Any) -> Any:

@@ -196,7 +196,8 @@ def plot_f1_per_subset(result: dict[str, Any]) -> Figure:
     for j, (pname, pol) in enumerate(pols.items()):
         vals = [pol["subsets"][s]["f1"] or 0.0 for s in subsets[:-1]] + [pol["average_f1"] or 0.0]
         xs = [i + j * width for i in range(len(subsets))]
-        ax.bar(xs, vals, width, label=f"{pname} (tau={pol['threshold']:.3f})")
+        bars = ax.bar(xs, vals, width, label=f"{pname} (tau={pol['threshold']:.3f})")
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)  # a value of 0 stays readable, not an empty box
     ax.set_xticks([i + width * (len(pols) - 1) / 2 for i in range(len(subsets))], subsets)
     ax.set_ylabel("F1")
     ax.set_ylim(0, 100)

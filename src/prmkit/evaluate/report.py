@@ -29,7 +29,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -199,7 +198,7 @@ def build_report(
         meta=json.dumps(meta, indent=1, default=str) if meta else None,
     )
     if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(page, encoding="utf-8")
+        from prmkit.records import write_text_atomic
+
+        write_text_atomic(path, page)  # all-or-nothing: never a half-written report
     return page

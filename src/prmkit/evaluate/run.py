@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prmkit.config import check_min
+from prmkit.config import check_finite, check_min, check_range
 from prmkit.errors import PrmkitError
+from prmkit.records import check_input_file
 from prmkit.runs import run_metadata
 
 
@@ -44,11 +45,17 @@ class ProcessBenchConfig:
     limit: int | None = field(
         default=None, metadata=_h("N evenly spaced records per subset (smoke tests; recorded)")
     )
-    out: str = field(default="runs/eval/processbench", metadata=_h("output directory"))
+    out: str | None = field(
+        default=None,
+        metadata=_h(
+            "output directory (default: beside --scores as <its name>.processbench/, else runs/eval/processbench)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         check_min(self, 2, "n_grid")
         check_min(self, 1, "batch_size", "limit")
+        check_finite(self, "threshold")
 
 
 @dataclass
@@ -70,11 +77,17 @@ class PRMBenchConfig:
     )
     batch_size: int = field(default=16, metadata=_h("scoring batch size"))
     limit: int | None = field(default=None, metadata=_h("N evenly spaced instances (smoke runs; recorded)"))
-    out: str = field(default="runs/eval/prmbench", metadata=_h("output directory"))
+    out: str | None = field(
+        default=None,
+        metadata=_h(
+            "output directory (default: beside --scores as <its name>.prmbench/, else runs/eval/prmbench)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         check_min(self, 1, "batch_size", "limit")
-        if len(self.weights) != 2 or min(self.weights) < 0:
+        check_finite(self, "threshold")
+        if len(self.weights) != 2 or not all(0 <= w < float("inf") for w in self.weights):
             raise PrmkitError(f"must be two weights >= 0, got {self.weights}", field="weights")
 
 
@@ -102,10 +115,14 @@ class BonConfig:
     hmrv_tau: float = field(default=0.5, metadata=_h("HMRV consensus threshold (unverified default)"))
     wrfv_w: float = field(default=0.5, metadata=_h("WRFV reward weight (unverified default)"))
     batch_size: int = field(default=16, metadata=_h("scoring batch size"))
-    out: str = field(default="runs/eval/bon", metadata=_h("output directory"))
+    out: str | None = field(
+        default=None,
+        metadata=_h("output directory (default: beside --pool as <its name>.bon/, else runs/eval/bon)"),
+    )
 
     def __post_init__(self) -> None:
         check_min(self, 1, "seeds", "batch_size")
+        check_range(self, 0.0, 1.0, "hmrv_tau", "wrfv_w")
         if self.ns is not None and (not self.ns or min(self.ns) < 1):
             raise PrmkitError(f"N values must be >= 1, got {self.ns}", field="ns")
 
@@ -121,12 +138,36 @@ class CalibrationConfig:
         default_factory=lambda: [0.1, 0.5, 0.9],
         metadata={"help": "quantile levels (repeat)", "flag": "--quantile"},
     )
-    out: str = field(default="runs/eval/calibration", metadata=_h("output directory"))
+    out: str | None = field(
+        default=None,
+        metadata=_h(
+            "output directory (default: beside --scores as <its name>.calibration/, else runs/eval/calibration)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         check_min(self, 1, "n_bins")
         if not self.quantiles or not all(0 < q < 1 for q in self.quantiles):
             raise PrmkitError(f"quantile levels must be in (0, 1), got {self.quantiles}", field="quantiles")
+
+
+def default_out(cfg: Any) -> str:
+    """``cfg.out``, or the default: beside the input file (``runs/x/scored.jsonl`` ->
+    ``runs/x/scored.processbench/``) when the run reads one, else ``runs/eval/<kind>``.
+
+    Example:
+        >>> default_out(CalibrationConfig(scores="runs/x/scored.jsonl"))
+        'runs/x/scored.calibration'
+    """
+    if cfg.out:
+        return cfg.out
+    kind = {ProcessBenchConfig: "processbench", PRMBenchConfig: "prmbench", BonConfig: "bon",
+            CalibrationConfig: "calibration"}[type(cfg)]  # fmt: skip
+    src = getattr(cfg, "pool", None) or getattr(cfg, "scores", None)
+    if src:
+        p = Path(src)
+        return str(p.parent / f"{p.name.split('.')[0]}.{kind}")
+    return f"runs/eval/{kind}"
 
 
 @dataclass
@@ -171,7 +212,7 @@ def _finish(
     from prmkit.evaluate.report import build_report, sections_for
 
     meta = run_metadata(cfg, seed=seed, data_files=files)
-    out = Path(cfg.out)
+    out = Path(default_out(cfg))
     rp = write_json(out / "results.json", {"meta": meta, "results": result})
     hp = out / "report.html"
     build_report(sections_for(result), hp, title=title, meta=meta)
@@ -199,10 +240,13 @@ def run_processbench(cfg: ProcessBenchConfig) -> EvalOutcome:
     _source_check(cfg)
     files: list[Path] = []
     if cfg.scores is not None:
+        check_input_file(cfg.scores)
         data = pb.read_scored(cfg.scores, cfg.subsets)
         files.append(Path(cfg.scores))
     else:
         data = pb.load_processbench(cfg.data, cfg.subsets)
+        if not any(data.values()):  # checked before the PRM loads
+            raise PrmkitError("no records in any subset", file=str(cfg.data))
         if cfg.limit is not None:
             data = {k: _evenly(v, cfg.limit) for k, v in data.items()}
         root = Path(cfg.data) if cfg.data else None
@@ -229,10 +273,13 @@ def run_prmbench(cfg: PRMBenchConfig) -> EvalOutcome:
         raise PrmkitError("weights must be two numbers: negative-F1 weight, F1 weight", field="weights")
     files: list[Path] = []
     if cfg.scores is not None:
+        check_input_file(cfg.scores)
         recs = pm.read_scored(cfg.scores)
         files.append(Path(cfg.scores))
     else:
         recs = pm.load_prmbench(cfg.data, cfg.pattern)
+        if not recs:  # checked before the PRM loads
+            raise PrmkitError(f"no records in the files matching {cfg.pattern!r}", file=str(cfg.data))
         if cfg.limit is not None:
             recs = _evenly(recs, cfg.limit)
         from prmkit.progress import track
@@ -268,7 +315,8 @@ def run_bon(cfg: BonConfig) -> EvalOutcome:
             raise PrmkitError(
                 f"none must be skip, error or a number, got {cfg.none!r}", field="none"
             ) from None
-    pool = bon.load_pool(cfg.pool)
+    check_input_file(cfg.pool)
+    pool = bon.load_pool(cfg.pool)  # read (and checked) before the PRM loads
     if cfg.prm is not None or cfg.format is not None:
         scorer = _scorer(cfg)
         try:
@@ -300,6 +348,7 @@ def run_calibration(cfg: CalibrationConfig) -> EvalOutcome:
 
     if not cfg.scores:
         raise PrmkitError("--scores is required", field="scores")
+    check_input_file(cfg.scores)
     ps: list[float] = []
     ys: list[float] = []
     for i, r in enumerate(read_records(cfg.scores), start=1):

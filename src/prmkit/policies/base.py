@@ -132,6 +132,41 @@ class Policy(ABC):
 POLICIES: Registry[type[Policy]] = Registry("policy")
 
 
+class BatchedPolicy(Policy):
+    """A backend whose native call is :meth:`continue_batch` (requests from several problems, with
+    their own ``n``, ``max_steps`` and seed, in one batch): ``continue_from`` checks its arguments
+    and forwards them as one batch of requests. hf, openai and vllm derive from it.
+
+    Example:
+        >>> class Echo(BatchedPolicy):
+        ...     def continue_batch(self, requests):
+        ...         return [[Generation([f"{r.seed}:{len(r.prefix)}"], True)] * r.n for r in requests]
+        >>> p = Problem(id="p", question="?")
+        >>> [[g.steps[0] for g in gs] for gs in Echo().continue_from([p, p], [[], ["a"]], 2, seed=4)]
+        [['4:0', '4:0'], ['4:1', '4:1']]
+    """
+
+    def continue_from(
+        self,
+        problems: Sequence[Problem],
+        prefixes: Sequence[list[str]],
+        n: int,
+        *,
+        max_steps: int | None = None,
+        seed: int = 0,
+    ) -> list[list[Generation]]:
+        check_continue_args(problems, prefixes, n, max_steps)
+        reqs = [
+            ContinueRequest(p, tuple(pre), n, max_steps, seed)
+            for p, pre in zip(problems, prefixes, strict=True)
+        ]
+        return self.continue_batch(reqs)
+
+    @abstractmethod
+    def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
+        """One list of ``request.n`` generations per request, in order (see :class:`Policy`)."""
+
+
 def check_continue_args(
     problems: Sequence[Problem], prefixes: Sequence[list[str]], n: int, max_steps: int | None
 ) -> None:

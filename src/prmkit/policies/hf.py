@@ -29,19 +29,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
 from prmkit.errors import PrmkitError
+from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.policies.base import (
     POLICIES,
+    BatchedPolicy,
     ContinueRequest,
     Generation,
-    Policy,
     check_continue_args,
     token_budget,
 )
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
     count_separators,
+    render_plain,
     render_with_tokenizer,
     request_key,
     to_generation,
@@ -65,11 +77,6 @@ def load_model_and_tokenizer(
     The tokenizer comes from :func:`prmkit.models.tokenizer.load_tokenizer` (``tokenizer`` or
     ``model``), set to pad on the left for generation.
     """
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
-
     if model == "smollm2":
         return load_gguf_causal_lm(smollm2_gguf_path(), dtype=dtype, device=device)
     if gguf_file is None and model.endswith(".gguf"):
@@ -89,75 +96,61 @@ def load_model_and_tokenizer(
     return lm, tok
 
 
-def _row_sampler_cls() -> type:
-    from transformers import LogitsProcessor
+class RowSampler(LogitsProcessor):
+    """Sample each row with its own generator; return scores that make greedy pick it."""
 
-    class RowSampler(LogitsProcessor):
-        """Sample each row with its own generator; return scores that make greedy pick it."""
+    def __init__(self, seeds: list[int], temperature: float, top_p: float, top_k: int) -> None:
+        self.seeds = seeds
+        self.temperature = temperature
+        self.top_p = top_p
+        self.top_k = top_k
+        self.gens: list[Any] | None = None
 
-        def __init__(self, seeds: list[int], temperature: float, top_p: float, top_k: int) -> None:
-            self.seeds = seeds
-            self.temperature = temperature
-            self.top_p = top_p
-            self.top_k = top_k
-            self.gens: list[Any] | None = None
-
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            import torch
-
-            if self.gens is None:
-                self.gens = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
-            logits = scores.float() / self.temperature
-            if self.top_k and self.top_k < logits.shape[-1]:
-                kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            if self.top_p < 1.0:
-                sorted_logits, idx = torch.sort(logits, descending=True, dim=-1)
-                cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-                drop = cum - torch.softmax(sorted_logits, dim=-1) > self.top_p  # keep the first over top_p
-                sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-                logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
-            probs = torch.softmax(logits, dim=-1)
-            out = torch.full_like(scores, float("-inf"))
-            for r in range(probs.shape[0]):
-                tok = torch.multinomial(probs[r], 1, generator=self.gens[r])
-                out[r, tok] = 0.0
-            return out
-
-    return RowSampler
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self.gens is None:
+            self.gens = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
+        logits = scores.float() / self.temperature
+        if self.top_k and self.top_k < logits.shape[-1]:
+            kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p < 1.0:
+            sorted_logits, idx = torch.sort(logits, descending=True, dim=-1)
+            cum = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+            drop = cum - torch.softmax(sorted_logits, dim=-1) > self.top_p  # keep the first over top_p
+            sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
+        probs = torch.softmax(logits, dim=-1)
+        out = torch.full_like(scores, float("-inf"))
+        for r in range(probs.shape[0]):
+            tok = torch.multinomial(probs[r], 1, generator=self.gens[r])
+            out[r, tok] = 0.0
+        return out
 
 
-def _step_stop_cls() -> type:
-    from transformers import StoppingCriteria
+class StepStop(StoppingCriteria):
+    """Stop a row once its generated text holds ``max_steps`` separators after some content."""
 
-    class StepStop(StoppingCriteria):
-        """Stop a row once its generated text holds ``max_steps`` separators after some content."""
+    def __init__(self, tokenizer: Any, prompt_len: int, separator: str, max_steps: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+        self.separator = separator
+        self.max_steps = max_steps
+        self.stopped_at: dict[int, int] = {}
 
-        def __init__(self, tokenizer: Any, prompt_len: int, separator: str, max_steps: int) -> None:
-            self.tokenizer = tokenizer
-            self.prompt_len = prompt_len
-            self.separator = separator
-            self.max_steps = max_steps
-            self.stopped_at: dict[int, int] = {}
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            import torch
-
-            gen = input_ids[:, self.prompt_len :]
-            done = []
-            for r in range(gen.shape[0]):
-                if r not in self.stopped_at:
-                    text = self.tokenizer.decode(gen[r], skip_special_tokens=True)
-                    if count_separators(text, self.separator) >= self.max_steps:
-                        self.stopped_at[r] = gen.shape[1]
-                done.append(r in self.stopped_at)
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    return StepStop
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        gen = input_ids[:, self.prompt_len :]
+        done = []
+        for r in range(gen.shape[0]):
+            if r not in self.stopped_at:
+                text = self.tokenizer.decode(gen[r], skip_special_tokens=True)
+                if count_separators(text, self.separator) >= self.max_steps:
+                    self.stopped_at[r] = gen.shape[1]
+            done.append(r in self.stopped_at)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 @POLICIES.register("hf")
-class HFPolicy(Policy):
+class HFPolicy(BatchedPolicy):
     """A transformers causal LM as a step generator.
 
     Args:
@@ -238,8 +231,6 @@ class HFPolicy(Policy):
             return render_with_tokenizer(
                 self.tokenizer, problem, prefix, self.step_separator, self.instruction, self.system
             )
-        from prmkit.policies.text import render_plain
-
         return render_plain(problem, prefix, self.step_separator, self.instruction)
 
     def _eos_ids(self) -> set[int]:
@@ -253,22 +244,6 @@ class HFPolicy(Policy):
         return ids
 
     # -- generation -----------------------------------------------------------------------------
-    def continue_from(
-        self,
-        problems: Sequence[Problem],
-        prefixes: Sequence[list[str]],
-        n: int,
-        *,
-        max_steps: int | None = None,
-        seed: int = 0,
-    ) -> list[list[Generation]]:
-        check_continue_args(problems, prefixes, n, max_steps)
-        reqs = [
-            ContinueRequest(p, tuple(pre), n, max_steps, seed)
-            for p, pre in zip(problems, prefixes, strict=True)
-        ]
-        return self.continue_batch(reqs)
-
     def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
         """All rows of all requests in ``batch_size`` chunks (one pass per distinct ``max_steps``);
         a row's sample depends only on its own seed, so mixing problems changes nothing."""
@@ -294,9 +269,6 @@ class HFPolicy(Policy):
     def _generate_rows(
         self, chunk: list[tuple[int, int, str, int]], max_steps: int | None
     ) -> list[Generation]:
-        import torch
-        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
-
         has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
         enc = self.tokenizer(
             [r[2] for r in chunk], return_tensors="pt", padding=True, add_special_tokens=not has_template
@@ -315,13 +287,11 @@ class HFPolicy(Policy):
         )
         processors = LogitsProcessorList()
         if self.temperature > 0:
-            processors.append(
-                _row_sampler_cls()([r[3] for r in chunk], self.temperature, self.top_p, self.top_k)
-            )
+            processors.append(RowSampler([r[3] for r in chunk], self.temperature, self.top_p, self.top_k))
         stops = StoppingCriteriaList()
         step_stop = None
         if max_steps is not None:
-            step_stop = _step_stop_cls()(self.tokenizer, prompt_len, self.step_separator, max_steps)
+            step_stop = StepStop(self.tokenizer, prompt_len, self.step_separator, max_steps)
             stops.append(step_stop)
         t0 = time.perf_counter()
         with torch.inference_mode():

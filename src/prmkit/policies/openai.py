@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from transformers import AutoTokenizer
+
 from prmkit.clients.openai_compat import (  # noqa: F401 - the client's names, re-exported
     RETRY_STATUSES,
     OpenAIClient,
@@ -37,9 +39,9 @@ from prmkit.clients.openai_compat import (  # noqa: F401 - the client's names, r
 from prmkit.errors import PrmkitError
 from prmkit.policies.base import (
     POLICIES,
+    BatchedPolicy,
     ContinueRequest,
     Generation,
-    Policy,
     check_continue_args,
     token_budget,
 )
@@ -100,7 +102,7 @@ def split_tokens(total: int, texts: Sequence[str]) -> list[int]:
 
 
 @POLICIES.register("openai")
-class OpenAIPolicy(Policy):
+class OpenAIPolicy(BatchedPolicy):
     """Step generation through an OpenAI-compatible server.
 
     Args:
@@ -192,8 +194,6 @@ class OpenAIPolicy(Policy):
             return render_plain(problem, prefix, sep, ins)
         if self.prompt_format == "hf":
             if self._tokenizer is None:
-                from transformers import AutoTokenizer
-
                 self._tokenizer = AutoTokenizer.from_pretrained(self._tokenizer_src)
             return render_with_tokenizer(self._tokenizer, problem, prefix, sep, ins, self.system)
         return render_chatml(problem, prefix, sep, ins)
@@ -223,22 +223,6 @@ class OpenAIPolicy(Policy):
             body["prompt"] = self.prompt(problem, prefix)
         body.update(self.extra_body)
         return body
-
-    def continue_from(
-        self,
-        problems: Sequence[Problem],
-        prefixes: Sequence[list[str]],
-        n: int,
-        *,
-        max_steps: int | None = None,
-        seed: int = 0,
-    ) -> list[list[Generation]]:
-        check_continue_args(problems, prefixes, n, max_steps)
-        reqs = [
-            ContinueRequest(p, tuple(pre), n, max_steps, seed)
-            for p, pre in zip(problems, prefixes, strict=True)
-        ]
-        return self.continue_batch(reqs)
 
     def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
         """Every request in flight together (up to ``max_concurrency``), whatever its problem,

@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from prmkit.errors import PrmkitError
-from prmkit.policies.base import POLICIES, ContinueRequest, Generation, Policy, check_continue_args
+from prmkit.policies.base import POLICIES, BatchedPolicy, ContinueRequest, Generation, check_continue_args
 from prmkit.policies.text import (
     DEFAULT_INSTRUCTION,
     render_with_tokenizer,
@@ -42,17 +44,13 @@ def vllm_unavailable_reason() -> str | None:
 
     if importlib.util.find_spec("vllm") is None:
         return "vllm is not installed (pip install 'prmkit[vllm]')"
-    try:
-        import torch
-    except ModuleNotFoundError:
-        return "torch is not installed"
     if not torch.cuda.is_available():
         return "vLLM needs a CUDA GPU and none is visible"
     return None
 
 
 @POLICIES.register("vllm")
-class VLLMPolicy(Policy):
+class VLLMPolicy(BatchedPolicy):
     """A model served by an in-process ``vllm.LLM``.
 
     Args:
@@ -113,27 +111,12 @@ class VLLMPolicy(Policy):
             self.tokenizer, problem, prefix, self.step_separator, self.instruction, self.system
         )
 
-    def continue_from(
-        self,
-        problems: Sequence[Problem],
-        prefixes: Sequence[list[str]],
-        n: int,
-        *,
-        max_steps: int | None = None,
-        seed: int = 0,
-    ) -> list[list[Generation]]:
-        check_continue_args(problems, prefixes, n, max_steps)
-        reqs = [
-            ContinueRequest(p, tuple(pre), n, max_steps, seed)
-            for p, pre in zip(problems, prefixes, strict=True)
-        ]
-        return self.continue_batch(reqs)
-
     def continue_batch(self, requests: Sequence[ContinueRequest]) -> list[list[Generation]]:
         """One ``LLM.generate`` for every request (each with its own sampling parameters)."""
         from vllm import SamplingParams
 
-        prompts: list[str] = []
+        templated = bool(getattr(self.tokenizer, "chat_template", None))
+        prompts: list[dict[str, list[int]]] = []
         params: list[Any] = []
         owners: list[int] = []  # request index of each vLLM prompt
         for i, r in enumerate(requests):
@@ -144,7 +127,9 @@ class VLLMPolicy(Policy):
                 if (r.max_steps is not None and self.step_max_tokens)
                 else self.max_tokens
             )
-            text = self.prompt(r.problem, r.prefix)
+            # token ids, not text: vLLM would add special tokens again to a chat-templated prompt
+            # (a second BOS with Llama-3, Mistral and Gemma templates), as the hf policy avoids too
+            ids = self.tokenizer.encode(self.prompt(r.problem, r.prefix), add_special_tokens=not templated)
             key = request_key(r.problem, r.prefix)
             per = (
                 [(1, derive_seed(r.seed, *key, j)) for j in range(r.n)]
@@ -152,7 +137,7 @@ class VLLMPolicy(Policy):
                 else [(r.n, derive_seed(r.seed, *key, 0))]
             )
             for k, s in per:
-                prompts.append(text)
+                prompts.append({"prompt_token_ids": ids})
                 owners.append(i)
                 params.append(
                     SamplingParams(

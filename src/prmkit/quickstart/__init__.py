@@ -59,7 +59,15 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "train": (*_TRAIN, "train_labels"),
     "train-exact": _TRAIN,
     "evaluate": ("gsm8k", "gsm8k_limit", "seed"),
-    "search": ("seed", "search_n", "n_beam", "beam_width", "error_rate", "miracle_rate", "n_bootstrap"),
+    "search": (
+        "seed",
+        "search_n",
+        "n_beam",
+        "beam_width",
+        "search_error_rate",
+        "miracle_rate",
+        "n_bootstrap",
+    ),
     "report": (),
 }
 STAGES = tuple(STAGE_FIELDS)

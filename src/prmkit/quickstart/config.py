@@ -74,21 +74,26 @@ class QuickstartConfig:
     search_n: int | None = _h("N: samples for best-of-N, beams for beam search")
     n_beam: int | None = _h("search problems that beam search also runs on (its cost grows with N x steps)")
     beam_width: int | None = _h("beam search: expansions per kept beam")
+    search_error_rate: float = _h(
+        "the arith policy's per-step error rate in the search stage: a weaker policy (one sample right "
+        "about 1 time in 4), where majority vote of 16 is not saturated (at 0.15 it is right 99% of the time)",
+        0.3,
+    )
     n_bootstrap: int = _h("bootstrap resamples for the confidence interval of best-of-N minus majority", 2000)
 
     def __post_init__(self) -> None:
         check_choice(self, "train_labels", TRAIN_LABEL_SOURCES)
         check_min(self, 1, "n_problems", "samples_per_problem", "mc_n", "binary_n", "train_steps", "batch_size",
-                  "n_bench", "n_tune", "n_search", "search_n", "beam_width", "threads", "n_bootstrap")  # fmt: skip
+                  "n_bench", "n_tune", "n_search", "search_n", "beam_width", "threads", "n_bootstrap",
+                  "max_value", "max_given")  # fmt: skip
         check_min(self, 0, "n_beam", "gsm8k_limit")
-        check_positive(self, "lr")
-        check_range(self, 0.0, 1.0, "error_rate", "miracle_rate")
-        if not 1 <= self.min_ops <= self.max_ops:
-            raise PrmkitError(
-                f"need 1 <= min_ops <= max_ops, got {self.min_ops}, {self.max_ops}", field="min_ops"
-            )
+        check_positive(self, "lr", "time_budget_s")
+        check_range(self, 0.0, 1.0, "error_rate", "miracle_rate", "search_error_rate")
+        check_range(self, 0, 2**32 - 1, "seed")  # seeds numpy (training, bootstrap): no negative seed
+        check_min(self, 1, "min_ops")
+        check_min(self, self.min_ops, "max_ops")  # names --max-ops when it is the one below --min-ops
         if self.gsm8k is not None and not Path(self.gsm8k).is_file():
-            raise PrmkitError("GSM8K file not found", file=self.gsm8k, field="gsm8k")
+            raise PrmkitError(f"GSM8K file not found: {self.gsm8k}", field="gsm8k")
 
     def resolved(self) -> QuickstartConfig:
         """A copy with every ``None`` size filled from the preset (``tiny`` or ``full``)."""

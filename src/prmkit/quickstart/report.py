@@ -98,8 +98,8 @@ def summary_markdown(summary: dict[str, Any], timing: dict[str, dict[str, Any]] 
         (2, False)
     """
 
-    def mark(key: str) -> str:
-        return "PASS" if s["checks"].get(key) else "FAIL"
+    def mark(key: str) -> str:  # a check the summary does not hold (not run) is left blank
+        return "" if key not in s["checks"] else "PASS" if s["checks"][key] else "FAIL"
 
     s = summary
     lines = [
@@ -140,6 +140,10 @@ def summary_markdown(summary: dict[str, Any], timing: dict[str, dict[str, Any]] 
         f"| pass@{sr['n']} (any sample right) | {_pct(a['pass_at_n'])} | | |",
         f"| one sample | {_pct(a['one_sample'])} | | |",
     ]
+    if sr.get("tokens"):
+        beam_tok = f", beam search {sr['beam']['tokens']:.0f}" if sr.get("beam") else ""
+        lines.append(f"| compute: generated tokens per problem | best-of-{sr['n']} {sr['tokens']['best_of_n']:.0f}"
+                     f"{beam_tok} | | |")  # fmt: skip
     if sr.get("beam"):
         b = sr["beam"]
         lines.append(f"| beam search ({sr['n']} beams; first {b['n_problems']} problems) | {_pct(b['accuracy'])} "
@@ -218,7 +222,8 @@ def build_html(cfg: QuickstartConfig, cache: StageCache, summary: dict[str, Any]
     tuning = "\n".join(f"| {k} | {_pct(v)} |" for k, v in sr["tuning"].items())
     text = (f"Answer rule chosen on {sr['n_tune']} tuning problems (accuracy with N={sr['n']}):\n\n"
             f"| aggregation / rule | tuning accuracy |\n|---|---|\n{tuning}\n\n"
-            f"Held-out: {sr['n_problems']} problems, `arith` policy (error rate {cfg.error_rate}). "
+            f"Held-out: {sr['n_problems']} problems, `arith` policy with error rate {cfg.search_error_rate} "
+            "(a weaker policy than the one labelled for training, so that majority vote is not saturated). "
             "The curve takes the first k of the N samples of each problem.")  # fmt: skip
     fig = plot_lines(series, "search_accuracy_vs_tokens", "mean generated tokens per problem", "accuracy",
                      logx=True, ylim=(0.0, 1.0))  # fmt: skip

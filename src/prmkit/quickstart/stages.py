@@ -109,8 +109,10 @@ def _world(cfg: QuickstartConfig) -> dict[str, Any]:
     return dict(min_ops=cfg.min_ops, max_ops=cfg.max_ops, max_value=cfg.max_value, max_given=cfg.max_given)
 
 
-def _policy(cfg: QuickstartConfig) -> ArithPolicy:
-    return ArithPolicy(error_rate=cfg.error_rate, miracle_rate=cfg.miracle_rate)
+def _policy(cfg: QuickstartConfig, error_rate: float | None = None) -> ArithPolicy:
+    return ArithPolicy(
+        error_rate=cfg.error_rate if error_rate is None else error_rate, miracle_rate=cfg.miracle_rate
+    )
 
 
 # ---------------------------------------------------------------- data and labels
@@ -289,7 +291,7 @@ def _search_pool(
 ) -> tuple[list, dict]:
     """Best-of-N candidates (scored by the PRM) for each problem, graded by the world's checker."""
     scfg = SearchConfig(method="best-of-n", n=cfg.search_n, agg="min", answer_rule="best_of_n", seed=cfg.seed)
-    res = search(problems, _policy(cfg), scorer, scfg, quiet=cfg.quiet)
+    res = search(problems, _policy(cfg, cfg.search_error_rate), scorer, scfg, quiet=cfg.quiet)
     by_id = {p.id: p for p in problems}
     pool = []
     with open(d / f"{name}.jsonl", "w", encoding="utf-8") as fh:
@@ -341,7 +343,7 @@ def stage_search(cfg: QuickstartConfig, cache: StageCache, d: Path) -> dict[str,
         beam_problems = test[: cfg.n_beam]
         bcfg = SearchConfig(method="beam", n=cfg.search_n, width=cfg.beam_width, agg=best[0],
                             answer_rule="best_of_n", seed=cfg.seed)  # fmt: skip
-        res = search(beam_problems, _policy(cfg), scorer, bcfg, quiet=cfg.quiet)
+        res = search(beam_problems, _policy(cfg, cfg.search_error_rate), scorer, bcfg, quiet=cfg.quiet)
         by_id = {p.id: p for p in beam_problems}
         ok = [int(r.chosen is not None and check_steps(by_id[r.problem_id], r.chosen.steps).answer_correct)
               for r in res]  # fmt: skip

@@ -40,6 +40,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
+
+from prmkit.errors import PrmkitError
+
 #: defaults per device type: (batch_tokens, max_pad_fraction)
 CPU_DEFAULTS = (2048, 0.0)
 GPU_DEFAULTS = (65536, 1.0)
@@ -354,8 +358,6 @@ def resolve_device(device: str | None) -> str:
     """
     if device not in (None, "auto"):
         return str(device)
-    import torch
-
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -382,15 +384,11 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
         >>> str(resolve_dtype("bf16", "cpu"))
         'torch.bfloat16'
     """
-    import torch
-
     if dtype is None or dtype == "auto":
         return torch.float32 if str(device).startswith("cpu") else torch.bfloat16
     if isinstance(dtype, torch.dtype):
         return dtype
     name = _DTYPES.get(str(dtype).lower().replace("torch.", ""))
     if name is None:
-        from prmkit.errors import PrmkitError
-
         raise PrmkitError(f"unknown dtype {dtype!r}; use one of bf16, fp16, fp32, auto", field="dtype")
     return getattr(torch, name)

@@ -18,6 +18,13 @@ reward before the sigmoid (the Implicit-PRM ProcessBench script uses ``sigmoid(c
 Both models are run in one forward pass per batch each, on the same token ids (they must share
 a tokenizer, as a policy and its reference always do).
 
+``eurus-prm`` (:class:`EurusPRMScorer`) is the same read-out on EurusPRM's own layout and
+positions (format ``eurus-prm``, :func:`prmkit.render._render_prefixes`): the chat template with
+the steps joined by ``"\\n\\n"``, and step ``t`` summed over the token range its model card's code
+sums. Its defaults are the card's: ``beta`` = the card's ``coef`` = 0.001 and
+``reduce="cumulative"``, so ``output="raw"`` gives the card's ``beta_reward`` values exactly and the
+default ``sigmoid`` gives ``sigmoid(q^t)``, what the authors' ProcessBench script thresholds.
+
 Example (the D3 hand-checkable case, from per-token log-ratios):
     >>> step_rewards([0.5, 1.5, -2.0], [(0, 2), (2, 3)], beta=0.5)
     [1.0, -1.0]
@@ -29,7 +36,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+import torch
+from transformers import AutoModelForCausalLM
 
 from prmkit.aggregate import sigmoid
 from prmkit.errors import PrmkitError
@@ -51,6 +61,8 @@ Output = Literal["sigmoid", "raw"]
 
 #: beta of the official Implicit-PRM training scripts (D3)
 DEFAULT_BETA = 0.05
+#: ``coef`` of the EurusPRM-Stage1/2 model cards and of PRIME-RL/ImplicitPRM eval/processbench.py
+EURUS_COEF = 0.001
 
 
 def step_rewards(
@@ -116,6 +128,8 @@ class ImplicitPRMScorer(NeuralScorer):
 
     format_name = "implicit"
     head_names = ("lm_head",)
+    #: appended to the "needs a reference model" error
+    ref_hint: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -158,16 +172,14 @@ class ImplicitPRMScorer(NeuralScorer):
     ) -> ImplicitPRMScorer:
         """Load the policy from ``path`` and the reference from ``ref_model`` (or the
         ``ref_model`` key of ``PATH/prmkit.json``, relative to ``path``); ``beta`` likewise."""
-        from transformers import AutoModelForCausalLM
-
         if path is None:
-            raise PrmkitError("scorer 'implicit' needs a model path (--prm PATH)")
+            raise PrmkitError(f"scorer '{cls.format_name}' needs a model path (--prm PATH)")
         meta = read_prmkit_json(path) if Path(str(path)).is_dir() else None
         ref = ref_model if ref_model is not None else (meta or {}).get("ref_model")
         if ref is None:
             raise PrmkitError(
                 "the implicit PRM needs a reference model: pass ref_model=PATH or write "
-                "'ref_model' into prmkit.json",
+                "'ref_model' into prmkit.json" + cls.ref_hint,
                 file=str(Path(str(path)) / "prmkit.json"),
                 field="ref_model",
             )
@@ -200,8 +212,6 @@ class ImplicitPRMScorer(NeuralScorer):
 
     def _token_logprobs(self, model: Any, enc: dict[str, Any], rows: list[int], cols: list[int]) -> Any:
         """``log p(input_ids[b, c] | prefix)`` for each ``(b, c)`` (read at position ``c - 1``)."""
-        import torch
-
         body = getattr(model, getattr(model, "base_model_prefix", "model"))
         out = body(
             input_ids=enc["input_ids"],
@@ -222,8 +232,6 @@ class ImplicitPRMScorer(NeuralScorer):
         return torch.cat(parts) if parts else torch.empty(0)
 
     def _forward(self, batch: Sequence[Rendered]) -> list[StepScores]:
-        import torch
-
         enc = _pad(batch, self.pad_id, self.padding_side, self.device)
         offsets = [int(enc["mask"].shape[1] - len(r)) if self.padding_side == "left" else 0 for r in batch]
         spans = [reward_spans(r) for r in batch]
@@ -251,3 +259,35 @@ class ImplicitPRMScorer(NeuralScorer):
         if x is None:
             return None
         return sigmoid(self.coef * x) if self.output == "sigmoid" else x
+
+
+@SCORERS.register("eurus-prm")
+class EurusPRMScorer(ImplicitPRMScorer):
+    """EurusPRM-Stage1/2 (PRIME implicit PRM) with its reference model, on its model card's
+    layout and read-out (format ``eurus-prm``).
+
+    The card's ``beta_reward`` for step ``t`` is ``q^t = coef * sum`` of the per-token log-ratios
+    from its ``step_last_tokens[0]`` to the position of step ``t`` (``reduce="cumulative"``,
+    ``output="raw"``); ``reduce="step"`` gives ``r^t = q^t - q^{t-1}``. The default reported score
+    is ``sigmoid(q^t)``. ``beta`` here is the card's ``coef`` (default 0.001); ``coef`` stays
+    prmkit's extra multiplier before the sigmoid (default 1). The reference model of the card is
+    ``Qwen/Qwen2.5-Math-7B-Instruct`` (``ref_model=``). Other options as
+    :class:`ImplicitPRMScorer`.
+    """
+
+    format_name = "eurus-prm"
+    ref_hint = " (the EurusPRM card uses ref_model=Qwen/Qwen2.5-Math-7B-Instruct)"
+
+    def __init__(
+        self,
+        model: Any,
+        ref_model: Any,
+        tokenizer: Any,
+        fmt: Any = None,
+        *,
+        beta: float = EURUS_COEF,
+        reduce: Reduce = "cumulative",
+        output: Output = "sigmoid",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model, ref_model, tokenizer, fmt, beta=beta, reduce=reduce, output=output, **kwargs)

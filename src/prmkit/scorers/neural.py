@@ -34,10 +34,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
+
 from prmkit.errors import PrmkitError
 from prmkit.models.qwen_prm import QwenPRMModel
 from prmkit.models.tokenizer import load_tokenizer
-from prmkit.render import PRMFormat, Rendered, get_format, render_many
+from prmkit.render import (
+    PRM_FORMATS,
+    PRMFormat,
+    Rendered,
+    _single_token_id,
+    get_format,
+    pad_batch,
+    render_many,
+)
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
 from prmkit.scorers.engine import (
     BatchPolicy,
@@ -154,7 +165,7 @@ class NeuralScorer(Scorer):
         self.device = _model_device(model)
         self.policy = BatchPolicy.for_device(self.device, batch_tokens, max_pad_fraction, max_rows)
         self.batch_cost = batch_cost
-        self.max_length = max_length if max_length is not None else _model_window(model, tokenizer)
+        self.max_length = resolve_window(max_length, model, tokenizer)
         if padding_side not in ("right", "left"):
             raise PrmkitError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
         self.padding_side = padding_side
@@ -297,8 +308,6 @@ class NeuralScorer(Scorer):
 
     def _forward(self, batch: Sequence[Rendered]) -> list[StepScores]:
         """One forward pass over a batch: scores at every step position."""
-        import torch
-
         enc = _pad(batch, self.pad_id, self.padding_side, self.device, causal=self._causal)
         rows, cols, owner = _gather_index(enc["positions"])
         with torch.inference_mode():
@@ -345,8 +354,6 @@ class NeuralScorer(Scorer):
 
 
 def _format_names() -> list[str]:
-    from prmkit.render import PRM_FORMATS
-
     return PRM_FORMATS.names()
 
 
@@ -354,9 +361,37 @@ def _model_device(model: Any) -> Any:
     try:
         return next(model.parameters()).device
     except StopIteration:  # pragma: no cover
-        import torch
-
         return torch.device("cpu")
+
+
+def resolve_window(
+    max_length: int | None, model: Any, tokenizer: Any, default: int | None = None
+) -> int | None:
+    """The token window a scorer or the trainer uses: ``max_length`` when it fits the model,
+    else ``default`` capped by the model's positions (``None``: the model's positions).
+
+    A ``max_length`` below 1 or above the model's positions is an error naming ``max_length``.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> m = NS(config=NS(max_position_embeddings=512))
+        >>> resolve_window(None, m, None), resolve_window(None, m, None, default=1024), resolve_window(64, m, None)
+        (512, 512, 64)
+        >>> resolve_window(1024, m, None)
+        Traceback (most recent call last):
+        prmkit.errors.PrmkitError: field 'max_length': must be between 1 and the model's 512 positions, got 1024
+    """
+    window = _model_window(model, tokenizer)
+    if max_length is None:
+        return window if default is None else min(default, window) if window is not None else default
+    if max_length < 1 or (window is not None and max_length > window):
+        raise PrmkitError(
+            f"must be between 1 and the model's {window} positions, got {max_length}"
+            if window is not None
+            else f"must be >= 1, got {max_length}",
+            field="max_length",
+        )
+    return max_length
 
 
 def _model_window(model: Any, tokenizer: Any) -> int | None:
@@ -400,10 +435,6 @@ def _pad(
     attention alone never lets a real token see a pad (scores equal the unpadded ones, and the
     model keeps its fast unmasked path: up to ~1.8x faster than the masked one on a CPU).
     """
-    import torch
-
-    from prmkit.render import pad_batch
-
     enc = pad_batch(batch, pad_id, side=side)  # type: ignore[arg-type]
     mask = enc["attention_mask"]
     full = bool(mask.all()) or (causal and side == "right")
@@ -457,8 +488,6 @@ class TokenClassificationScorer(NeuralScorer):
 
     @classmethod
     def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
-        from transformers import AutoModelForTokenClassification
-
         kw = {k: options[k] for k in ("num_labels", "gguf_file", "trust_remote_code") if k in options}
         return _from_pretrained(AutoModelForTokenClassification, path, dtype, **kw)
 
@@ -523,15 +552,11 @@ class TokenPairScorer(NeuralScorer):
     head_names = ("lm_head",)
 
     def _setup(self) -> None:
-        from prmkit.render import _single_token_id
-
         self.good_id = _single_token_id(self.tokenizer, self.fmt.good_token, "good token")
         self.bad_id = _single_token_id(self.tokenizer, self.fmt.bad_token, "bad token")
 
     @classmethod
     def _load_model(cls, path: str | Path, dtype: Any, options: dict[str, Any]) -> Any:
-        from transformers import AutoModelForCausalLM
-
         kw = {k: options[k] for k in ("gguf_file", "trust_remote_code") if k in options}
         return _from_pretrained(AutoModelForCausalLM, path, dtype, **kw)
 

@@ -229,11 +229,11 @@ def _score_file_locked(cfg: ScoreConfig, scorer: Any) -> dict[str, Any]:
         if scorer is not None:
             raise PrmkitError("a scorer object needs the local executor; name it for ray", field="executor")
         return _score_sharded(cfg)
+    out = Path(cfg.output)
+    if out.exists() and not cfg.resume:  # before the model loads
+        raise PrmkitError("output exists; pass --resume to continue it or choose another path", file=str(out))
     if scorer is None:
         scorer = load_scorer(cfg.format, cfg.prm, **_scorer_options(cfg))
-    out = Path(cfg.output)
-    if out.exists() and not cfg.resume:
-        raise PrmkitError("output exists; pass --resume to continue it or choose another path", file=str(out))
     skip = done_ids(out) if cfg.resume else set()
     out.parent.mkdir(parents=True, exist_ok=True)
     total = _count_lines(cfg.input)

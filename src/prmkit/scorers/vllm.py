@@ -31,8 +31,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import AutoConfig
+
 from prmkit.aggregate import sigmoid
 from prmkit.errors import PrmkitError
+from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import (
     PRMFormat,
     Rendered,
@@ -57,10 +61,6 @@ def vllm_available() -> str | None:
         import vllm  # noqa: F401
     except ImportError:
         return "vllm is not installed (pip install 'prmkit[vllm]')"
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return "torch is not installed"
     if not torch.cuda.is_available():
         return "vllm needs a CUDA GPU and none is visible"
     return None
@@ -150,8 +150,6 @@ def vllm_dtype(dtype: str | None) -> str:
 def _model_max_len(path: str) -> int | None:
     """``max_position_embeddings`` of a checkpoint's config (``None`` when unknown)."""
     try:
-        from transformers import AutoConfig
-
         cfg = AutoConfig.from_pretrained(str(path))
     except Exception:  # noqa: BLE001 - unknown is fine; vLLM then uses its own default
         return None
@@ -286,8 +284,6 @@ class VLLMScorer(Scorer):
             name = (meta or {}).get("render_format", "qwen-prm")
         self.fmt = get_format(name, **{**format_from_json(meta, name), **fmt_opts})
         if tokenizer is None:
-            from prmkit.models.tokenizer import load_tokenizer
-
             tokenizer = load_tokenizer(path)
         self.tokenizer = tokenizer
         self.engine_kwargs, self.pooler = engine_config(

@@ -101,6 +101,16 @@ class SearchConfig:
             raise PrmkitError("must be a non-empty list of positive counts", field="pats_candidates")
         if not 0 <= self.pats_initial_mode < len(self.pats_candidates):
             raise PrmkitError("must index pats_candidates", field="pats_initial_mode")
+        for name in ("c_puct", "c_uct", "v_high", "v_low", "bad_step"):
+            if not math.isfinite(float(getattr(self, name))):
+                raise PrmkitError(f"must be a finite number, got {getattr(self, name)}", field=name)
+        for name in ("c_puct", "c_uct", "penalty_times"):
+            if getattr(self, name) < 0:
+                raise PrmkitError(f"must be >= 0, got {getattr(self, name)}", field=name)
+        if not (self.c_puct_base > 0 and math.isfinite(self.c_puct_base)):
+            raise PrmkitError(f"must be > 0, got {self.c_puct_base}", field="c_puct_base")
+        if self.v_low > self.v_high:
+            raise PrmkitError(f"must be <= v_high ({self.v_high}), got {self.v_low}", field="v_low")
         return self
 
 

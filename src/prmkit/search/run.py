@@ -36,7 +36,15 @@ from prmkit.grading import is_correct
 from prmkit.locks import RunLock
 from prmkit.policies import load_policy
 from prmkit.progress import track
-from prmkit.records import Problem, RecordWriter, iter_json_lines, read_problems, write_records
+from prmkit.records import (
+    Problem,
+    RecordWriter,
+    check_input_file,
+    iter_json_lines,
+    read_problems,
+    write_records,
+    write_text_atomic,
+)
 from prmkit.runs import run_metadata
 from prmkit.scorers import SCORERS, Scorer, load_scorer
 from prmkit.search.config import SearchConfig
@@ -85,6 +93,7 @@ class SearchRunConfig(SearchConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_min(self, 1, "limit", "shard_size", "num_cpus")
+        check_min(self, 0, "ray_num_gpus")
         check_choice(self, "executor", ("local", "ray"))
 
     def search_config(self) -> SearchConfig:
@@ -208,6 +217,7 @@ def run_search(cfg: SearchRunConfig, *, quiet: bool | None = None) -> dict[str, 
             "need --in (problems JSONL) and --out (results JSONL)", field="input" if not cfg.input else "out"
         )
     scfg = cfg.search_config()
+    check_input_file(cfg.input)  # exists, readable, non-empty, first record parses: before a model loads
     problems = list(read_problems(cfg.input))
     if not problems:
         raise PrmkitError("no problems", file=cfg.input)
@@ -247,7 +257,7 @@ def _finish(cfg: SearchRunConfig, scfg: SearchConfig, out: Path) -> dict[str, An
     if cfg.chosen_out:
         write_records(cfg.chosen_out, [r.chosen for r in results if r.chosen is not None])
     meta = run_metadata(cfg, seed=scfg.seed, summary=summary)
-    Path(str(out) + ".meta.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
+    write_text_atomic(str(out) + ".meta.json", json.dumps(meta, indent=1, default=str))
     if cfg.report:
         write_report({f"{scfg.method} (n={scfg.n}, width={scfg.width})": results}, cfg.report, meta=meta)
     return summary

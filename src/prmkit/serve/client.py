@@ -20,16 +20,28 @@ from prmkit.errors import PrmkitError
 
 
 class Client:
-    """A small synchronous client (httpx) with retries on 429/503 honouring ``Retry-After``."""
+    """A small synchronous client (httpx) with retries on 429/503 honouring ``Retry-After``.
+
+    ``api_key`` (default: the ``PRMKIT_API_KEY`` environment variable) is sent as
+    ``Authorization: Bearer KEY`` to a server started with ``--api-key``.
+    """
 
     def __init__(
-        self, base_url: str = "http://127.0.0.1:8000", timeout: float = 60.0, retries: int = 5
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        timeout: float = 60.0,
+        retries: int = 5,
+        api_key: str | None = None,
     ) -> None:
+        import os
+
         import httpx
 
         self.base_url = base_url.rstrip("/")
         self.retries = retries
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        key = api_key if api_key is not None else os.environ.get("PRMKIT_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(self.retries + 1):

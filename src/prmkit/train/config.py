@@ -66,9 +66,11 @@ class TrainConfig:
     ref_model: str | None = _h(
         "reference model for implicit-ce (default: a frozen copy of the initial model)"
     )
-    max_length: int = _h("token window; steps beyond it are unlabelled and counted", 1024)
+    max_length: int | None = _h(
+        "token window; steps beyond it are unlabelled and counted (default: the model's positions, at most 1024)"
+    )
     epochs: float = _h("training epochs (ignored when max_steps > 0)", 1.0)
-    max_steps: int = _h("optimizer steps (overrides epochs when > 0)", -1)
+    max_steps: int = _h("optimizer steps (overrides epochs); -1: train for --epochs", -1)
     time_budget_s: float | None = field(
         default=None,
         metadata={
@@ -87,6 +89,11 @@ class TrainConfig:
         "BCE normaliser: 'global' (sum / (rows x mean steps per example): every step weighs the same in "
         "any batch) or 'batch' (mean over the batch's steps)",
         "global",
+    )
+    dropout: float | None = _h(
+        "dropout while training, set on every dropout of the model (the head's classifier dropout, "
+        "attention dropout); default: the model's own (Hugging Face gives a token-classification "
+        "head 0.1). 0: runs on different numbers of processes follow the same loss curve"
     )
     gradient_checkpointing: bool = _h("recompute activations in backward (less memory)", False)
     bf16: bool | None = _h("bfloat16 mixed precision (default: on when a CUDA GPU supports it, off on CPU)")
@@ -149,12 +156,19 @@ class TrainConfig:
             raise PrmkitError("eval_fraction must be in [0, 1)", field="eval_fraction")
         if self.er_eta <= 0:
             raise PrmkitError("er_eta must be > 0", field="er_eta")
-        # max_steps <= 0 means "train for --epochs" (the default, -1)
+        # max_steps -1 (the default) means "train for --epochs"; any other value below 1 is an error
+        if self.max_steps is not None and self.max_steps != -1 and self.max_steps < 1:
+            raise PrmkitError(
+                f"must be >= 1 (or -1: train for --epochs), got {self.max_steps}", field="max_steps"
+            )
         check_min(self, 1, "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps",
                   "eval_batch_size", "threads", "tiny_hidden", "tiny_layers", "tiny_heads", "tiny_vocab")  # fmt: skip
         check_min(self, 0, "eval_steps", "save_steps", "dataloader_workers", "weight_decay", "pqm_zeta")
-        check_positive(self, "epochs", "lr", "implicit_beta", "time_budget_s", "save_total_limit")
+        check_positive(self, "epochs", "lr", "implicit_beta", "time_budget_s", "save_total_limit", "er_eta")
         check_range(self, 0.0, 1.0, "warmup_ratio", "lora_dropout")
+        check_range(self, 0, 2**32 - 1, "seed")  # transformers.set_seed seeds numpy: no negative seed
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise PrmkitError("dropout must be in [0, 1)", field="dropout")
 
     def check_runnable(self) -> None:
         """Errors for options a run needs (data, out, a model or --init)."""

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from prmkit.errors import PrmkitError
 from prmkit.records import ERROR_THRESHOLD, META_CORRECT, META_OUTCOME, Solution, first_error_of, read_records
 from prmkit.render import PRMFormat, get_format, render
@@ -300,11 +302,20 @@ class ShuffledLengthGroupedSampler:
     over ~50 optimizer steps that, with PRM data (long solutions hold more steps and more errors),
     swings the model's bias back and forth. Deterministic in ``seed`` and the epoch.
 
+    The one short batch (when ``batch_size`` does not divide the data) stays last: shuffled into
+    the middle, it would shift every later batch boundary of the ``DataLoader`` that cuts this
+    order into ``batch_size`` rows, and those batches would straddle two length groups. Under
+    ``accelerate launch`` the trainer gives the *global* batch size (per-device batch x
+    processes), so the processes' shares of each global batch are the rows one process would
+    take (docs/training.md#multi-process-training-accelerate-deepspeed-fsdp).
+
     Example:
-        >>> s = ShuffledLengthGroupedSampler([5, 1, 4, 2, 3, 6], batch_size=2, seed=0, mult=3)
+        >>> s = ShuffledLengthGroupedSampler([5, 1, 4, 2, 3, 6, 7], batch_size=2, seed=0, mult=3)
         >>> order = list(s)
         >>> sorted(order), len(order)
-        ([0, 1, 2, 3, 4, 5], 6)
+        ([0, 1, 2, 3, 4, 5, 6], 7)
+        >>> [len(b) for b in s.last_batches]  # the short batch last
+        [2, 2, 2, 1]
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, mult: int = 50) -> None:
@@ -313,6 +324,7 @@ class ShuffledLengthGroupedSampler:
         self.seed = seed
         self.mult = mult
         self.epoch = 0
+        self.last_batches: list[list[int]] = []  # the batches of the latest iteration, in order
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -329,7 +341,11 @@ class ShuffledLengthGroupedSampler:
         for s in range(0, len(idx), mega):
             group = sorted(idx[s : s + mega], key=lambda i: self.lengths[i], reverse=True)
             batches += [group[b : b + self.batch_size] for b in range(0, len(group), self.batch_size)]
+        short = batches.pop() if batches and len(batches[-1]) < self.batch_size else None
         rng.shuffle(batches)
+        if short is not None:  # last, so that every full batch keeps its boundaries
+            batches.append(short)
+        self.last_batches = batches
         self.epoch += 1  # a new order next epoch even when nobody calls set_epoch
         return iter([i for b in batches for i in b])
 
@@ -354,8 +370,6 @@ class PRMCollator:
         self.tokens_padded = 0
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
         width = max(len(e["input_ids"]) for e in batch)
         if self.pad_to_multiple_of:
             m = self.pad_to_multiple_of

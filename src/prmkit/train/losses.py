@@ -1,4 +1,4 @@
-"""PRM training losses (docs/methods.md#d-training-losses). Torch is imported inside the functions.
+"""PRM training losses (docs/methods.md#d-training-losses), on torch tensors.
 
 Every step-level format is reduced to one *step logit* ``z`` per position with ``p = sigmoid(z)``:
 a 2-class head gives ``z = logit_pos - logit_neg`` (softmax of two classes = sigmoid of their
@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+import torch
+import torch.nn.functional as F
 
 from prmkit.render import PRMFormat
 
@@ -60,9 +63,6 @@ def bce_step_loss(z: Any, labels: Any, hard: bool = False, denom: float | None =
         >>> round(bce_step_loss(z, torch.tensor([[0.375]]), hard=True).item(), 4)  # label 0
         0.5108
     """
-    import torch
-    import torch.nn.functional as F
-
     mask = labels != IGNORE
     if not bool(mask.any()):
         return z.sum() * 0.0
@@ -90,8 +90,6 @@ def pqm_loss(q: Any, labels: Any, zeta: float = 4.0, eps: float = 1e-5) -> Any:
         >>> round(pqm_loss(torch.tensor([[1.0, 2.0, -1.0]]), lab, zeta=4).item(), 4)
         2.2195
     """
-    import torch
-
     log_eps = math.log(eps)
     per_traj = []
     for row_q, row_y in zip(q, labels, strict=True):
@@ -124,8 +122,6 @@ def pqm_loss(q: Any, labels: Any, zeta: float = 4.0, eps: float = 1e-5) -> Any:
 
 def token_logprobs(logits: Any, input_ids: Any) -> Any:
     """``log p(x_i | x_<i)`` at each position ``i`` (0 at position 0), shape ``[B, L]``."""
-    import torch
-
     lp = torch.log_softmax(logits[:, :-1].to(torch.float32), -1)
     tok = torch.gather(lp, 2, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     return torch.cat([tok.new_zeros(tok.shape[0], 1), tok], 1)
@@ -160,8 +156,6 @@ def implicit_ce_loss(reward: Any, outcome: Any) -> Any:
         >>> round(implicit_ce_loss(torch.tensor([0.0]), torch.tensor([1.0])).item(), 4)
         0.6931
     """
-    import torch.nn.functional as F
-
     return F.binary_cross_entropy_with_logits(reward.float(), outcome.float())
 
 
@@ -173,6 +167,4 @@ def implicit_dpo_loss(reward_chosen: Any, reward_rejected: Any) -> Any:
         >>> round(implicit_dpo_loss(torch.tensor([1.0]), torch.tensor([0.0])).item(), 4)
         0.3133
     """
-    import torch.nn.functional as F
-
     return -F.logsigmoid(reward_chosen.float() - reward_rejected.float()).mean()

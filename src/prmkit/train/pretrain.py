@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
+import random
 import re
 import shutil
 import time
@@ -37,9 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import AutoModelForCausalLM
 
 from prmkit.config import check_choice, check_min, check_positive, check_range
 from prmkit.errors import PrmkitError
+from prmkit.models.tiny import build_tiny_model, train_tokenizer
+from prmkit.models.tokenizer import load_tokenizer
+from prmkit.progress import Bar
 from prmkit.records import Problem
 from prmkit.render import render_many
 from prmkit.runs import sha256_file
@@ -64,7 +68,7 @@ class PretrainConfig:
 
     out: str = _h("output directory: checkpoints, log.jsonl and the final model in OUT/model")
     seed: int = _h("seed of the model init and of the problem stream", 0)
-    max_steps: int = _h("optimizer steps", 1100)
+    max_steps: int = _h("optimizer steps", 2000)
     time_budget_s: float | None = _h("stop after this many seconds (the model is still exported)")
     batch_size: int = _h("whole solutions per optimizer step (plus drill_rows)", 16)
     lr: float = _h("peak learning rate (AdamW)", 2e-3)
@@ -77,6 +81,11 @@ class PretrainConfig:
         "rows per batch that pack bare equations ('198 - 27 = 171', one per line) from other problems' "
         "correct solutions: six times denser in results than whole solutions",
         16,
+    )
+    drill_add_sub: float = _h(
+        "share of '+'/'-' equations kept in the drill rows (below 1: the rows fill up with 'x' and '/', "
+        "the operations the corpus has fewest of)",
+        0.25,
     )
     arch: str = _h("model architecture: llama | qwen2", "llama")
     hidden: int = _h("model width", 128)
@@ -100,9 +109,11 @@ class PretrainConfig:
         check_choice(self, "arch", ("llama", "qwen2"))
         check_min(self, 1, "max_steps", "batch_size", "hidden", "layers", "heads", "n_eval", "vocab_size",
                   "max_length", "threads")  # fmt: skip
-        check_min(self, 0, "drill_rows", "eval_every", "save_every", "warmup_steps")
-        check_positive(self, "lr", "result_weight", "time_budget_s")
-        check_range(self, 0.0, 1.0, "diversity", "min_lr_ratio")
+        check_min(self, 0, "drill_rows", "eval_every", "save_every", "warmup_steps", "weight_decay")
+        check_min(self, 1, "max_value", "min_ops")
+        check_min(self, self.min_ops, "max_ops")
+        check_positive(self, "lr", "result_weight", "time_budget_s", "grad_clip")
+        check_range(self, 0.0, 1.0, "diversity", "min_lr_ratio", "drill_add_sub")
 
     def world_options(self) -> dict[str, Any]:
         return {"max_value": self.max_value, "min_ops": self.min_ops, "max_ops": self.max_ops}
@@ -128,8 +139,6 @@ def correct_solutions(problems: Sequence[Problem], diversity: float, seed: int) 
 def world_tokenizer(vocab_size: int = 800, seed: int = 0, n_problems: int = 3000) -> Any:
     """A byte-level BPE tokenizer trained on world text (problems + diverse solutions), one token
     per digit (:func:`prmkit.models.tiny.train_tokenizer`)."""
-    from prmkit.models.tiny import train_tokenizer
-
     probs = generate_problems(n_problems, seed=train_seed(seed, 0) - 1)
     texts: list[str] = []
     for p, steps in zip(probs, correct_solutions(probs, 0.5, seed), strict=True):
@@ -180,9 +189,14 @@ def encode_solutions(
     return out
 
 
-def encode_drills(tokenizer: Any, solutions: Sequence[Sequence[str]], per_row: int) -> list[Encoded]:
-    """Rows of ``per_row`` bare equations (one per line, BOS ... EOS) cut from ``solutions``."""
-    eqs = [m.group(0) for steps in solutions for st in steps for m in _EQ.finditer(st)]
+def encode_drills(
+    tokenizer: Any, solutions: Sequence[Sequence[str]], per_row: int, keep_add_sub: float = 1.0, seed: int = 0
+) -> list[Encoded]:
+    """Rows of ``per_row`` bare equations (one per line, BOS ... EOS) cut from ``solutions``; a
+    ``+``/``-`` equation is kept with probability ``keep_add_sub`` (deterministic in ``seed``)."""
+    rng = random.Random(seed)
+    eqs = [m.group(0) for steps in solutions for st in steps for m in _EQ.finditer(st)
+           if m.group(2) not in "+-" or keep_add_sub >= 1.0 or rng.random() < keep_add_sub]  # fmt: skip
     texts = ["\n".join(eqs[k : k + per_row]) for k in range(0, len(eqs), per_row)]
     out = []
     for text in texts:
@@ -230,8 +244,6 @@ def weighted_lm_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch
 
 def build_base_model(cfg: PretrainConfig, tokenizer: Any) -> Any:
     """A randomly initialised causal LM of the configured size (seeded)."""
-    from prmkit.models.tiny import build_tiny_model
-
     return build_tiny_model(
         "causal-lm",
         tokenizer,
@@ -312,10 +324,10 @@ def training_batches(
         enc = encode_solutions(tokenizer, probs, sols, cfg.max_length)
         if cfg.drill_rows:
             dseed = train_seed(cfg.seed, step) + 50_000_000
-            dprobs = generate_problems(6 * cfg.drill_rows, seed=dseed, **cfg.world_options())
-            enc += encode_drills(tokenizer, correct_solutions(dprobs, cfg.diversity, dseed), 30)[
-                : cfg.drill_rows
-            ]
+            n = 6 * cfg.drill_rows if cfg.drill_add_sub >= 1.0 else 14 * cfg.drill_rows
+            dprobs = generate_problems(n, seed=dseed, **cfg.world_options())
+            dsols = correct_solutions(dprobs, cfg.diversity, dseed)
+            enc += encode_drills(tokenizer, dsols, 30, cfg.drill_add_sub, dseed)[: cfg.drill_rows]
         yield batch_tensors(enc, tokenizer.pad_token_id, cfg.result_weight)
         step += 1
 
@@ -336,6 +348,23 @@ def _save_checkpoint(ckpt: Path, model: Any, opt: Any, state: dict[str, Any]) ->
         shutil.rmtree(old)
 
 
+#: fields that do not change what is learned (bookkeeping); left out of a phase's recipe
+_BOOKKEEPING = ("out", "resume", "quiet", "threads", "eval_every", "n_eval", "save_every", "time_budget_s")
+
+
+def _recipe_fields(cfg: PretrainConfig) -> dict[str, Any]:
+    return {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING}
+
+
+def _command(phase: dict[str, Any], first: bool) -> str:
+    """The CLI command of one phase: the flags that differ from the defaults."""
+    default = _recipe_fields(PretrainConfig(out="x"))
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in phase.get("recipe", {}).items()
+             if k != "max_steps" and v != default.get(k)]  # fmt: skip
+    return " ".join(["prmkit world arith pretrain --out DIR", f"--max-steps {phase['max_steps']}", *flags]
+                    + ([] if first else ["--resume"]))  # fmt: skip
+
+
 def export_model(model: Any, tokenizer: Any, out: Path, cfg: PretrainConfig, extra: dict[str, Any]) -> Path:
     """Save the model in float16 safetensors + tokenizer + ``recipe.json`` (config, seed, sha256)."""
     import copy
@@ -349,9 +378,10 @@ def export_model(model: Any, tokenizer: Any, out: Path, cfg: PretrainConfig, ext
         "seed": cfg.seed,
         "sha256": {"model.safetensors": sha256_file(out / "model.safetensors")},
         "commands": [
-            f"prmkit world arith pretrain --out DIR --seed {cfg.seed} --max-steps {p['max_steps']}"
-            + (" --resume" if k else "")
-            for k, p in enumerate(extra.get("phases") or [{"max_steps": cfg.max_steps}])
+            _command(p, k == 0)
+            for k, p in enumerate(
+                extra.get("phases") or [{"max_steps": cfg.max_steps, "recipe": _recipe_fields(cfg)}]
+            )
         ],
         **extra,
     }
@@ -365,11 +395,6 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
     Writes ``OUT/log.jsonl`` (loss every 50 steps, accuracies every ``eval_every``),
     ``OUT/checkpoint`` (every ``save_every`` steps) and ``OUT/model`` (float16, with recipe.json).
     """
-    from transformers import AutoModelForCausalLM
-
-    from prmkit.models.tokenizer import load_tokenizer
-    from prmkit.progress import Bar
-
     if not cfg.out:
         raise PrmkitError("give --out", field="out")
     if cfg.threads:
@@ -389,8 +414,9 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
         tokenizer = world_tokenizer(cfg.vocab_size, cfg.seed)
         tokenizer.save_pretrained(out / "tokenizer")
         model = build_base_model(cfg, tokenizer)
-    if not phases or phases[-1]["max_steps"] != cfg.max_steps:  # a longer schedule continues the run
-        phases = [*phases, {"from_step": start, "max_steps": cfg.max_steps}]
+    recipe = _recipe_fields(cfg)
+    if not phases or phases[-1]["max_steps"] != cfg.max_steps or phases[-1].get("recipe", recipe) != recipe:
+        phases = [*phases, {"from_step": start, "max_steps": cfg.max_steps, "recipe": recipe}]
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     if start:
@@ -459,7 +485,3 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
                                                         "held_out": final, "n_params": n_params, "phases": phases})  # fmt: skip
     log("final result accuracy: " + " ".join(f"{op} {100 * v:.1f}%" for op, v in final["acc"].items()))
     return final
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

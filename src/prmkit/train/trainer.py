@@ -28,13 +28,15 @@ The output directory loads with plain transformers (``AutoModelForTokenClassific
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import os
 import shutil
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,8 @@ from prmkit import __version__
 from prmkit.config import config_to_dict
 from prmkit.errors import PrmkitError
 from prmkit.evaluate.processbench import predict_first_error, processbench_metrics
-from prmkit.models.tiny import build_tiny_model, train_tokenizer
 from prmkit.models.packaged import resolve_model
+from prmkit.models.tiny import build_tiny_model, train_tokenizer
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.progress import Bar, is_quiet
 from prmkit.records import Solution
@@ -64,6 +66,7 @@ from prmkit.runs import versions
 from prmkit.scorers import SCORERS
 from prmkit.scorers.base import Scorer
 from prmkit.scorers.implicit import ImplicitPRMScorer
+from prmkit.scorers.neural import resolve_window
 from prmkit.train.config import TrainConfig
 from prmkit.train.data import (
     PRMCollator,
@@ -73,6 +76,7 @@ from prmkit.train.data import (
     load_records,
     split_records,
 )
+from prmkit.train.likelihood import likelihood_scorer, train_likelihood
 from prmkit.train.losses import (
     bce_step_loss,
     implicit_ce_loss,
@@ -154,7 +158,7 @@ def tiny_model_and_tokenizer(
         hidden_size=cfg.tiny_hidden,
         num_layers=cfg.tiny_layers,
         num_heads=cfg.tiny_heads,
-        max_position_embeddings=max(cfg.max_length, 256),
+        max_position_embeddings=max(cfg.max_length or 1024, 256),
     )
     return model, tokenizer
 
@@ -250,8 +254,11 @@ class PRMTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         ds = train_dataset if train_dataset is not None else self.train_dataset
-        if self.group_batches and self.args.world_size == 1 and hasattr(ds, "lengths"):
-            return ShuffledLengthGroupedSampler(ds.lengths, self.args.train_batch_size, seed=self.args.seed)
+        if self.group_batches and hasattr(ds, "lengths"):
+            # grouped in global batches: under accelerate each process takes its share of every
+            # global batch, so N processes see the batches one process would (docs/training.md)
+            global_batch = self.args.train_batch_size * max(1, self.args.world_size)
+            return ShuffledLengthGroupedSampler(ds.lengths, global_batch, seed=self.args.seed)
         return super()._get_train_sampler(train_dataset)
 
     # -------------------------------------------------------------- loss
@@ -345,7 +352,7 @@ class PRMTrainer(Trainer):
         m["step"] = self.state.global_step
         m["elapsed_s"] = round(time.monotonic() - self.t0, 1)
         self.history.append(dict(m))
-        if self.history_path:
+        if self.history_path and self.is_world_process_zero():
             with open(self.history_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(m) + "\n")
         self.log({k: v for k, v in m.items() if k not in ("step",)})
@@ -384,6 +391,23 @@ class LogFile(TrainerCallback):
             row = {"step": state.global_step, "elapsed_s": round(time.monotonic() - self.t0, 1), **logs}
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, default=float) + "\n")
+
+
+class EvalLine(TrainerCallback):
+    """One readable line per evaluation on stderr (instead of Hugging Face's raw log dicts)."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+        if (
+            not logs
+            or is_quiet()
+            or not state.is_world_process_zero
+            or not any(k.startswith("eval_") for k in logs)
+        ):
+            return
+        shown = ("eval_pb_f1", "eval_pb_acc_err", "eval_pb_acc_corr", "eval_step_acc", "eval_step_bce")
+        parts = [f"{k[5:]} {float(logs[k]):.3f}" if k == "eval_step_bce" else f"{k[5:]} {float(logs[k]):.1f}"
+                 for k in shown if k in logs]  # fmt: skip
+        print(f"step {state.global_step}: " + ", ".join(parts), file=sys.stderr, flush=True)
 
 
 class Progress(TrainerCallback):
@@ -457,6 +481,8 @@ def build_model(cfg: TrainConfig, out: Path, kind: str, train_records: list[Solu
         model = load_model(cfg.model, kind, cfg.gguf_file)  # type: ignore[arg-type]
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    if cfg.dropout is not None:
+        set_dropout(model, cfg.dropout)
     ref_model = None
     if cfg.loss == "implicit-ce":
         ref_model = load_model(cfg.ref_model, "causal-lm") if cfg.ref_model else copy.deepcopy(model)
@@ -465,6 +491,39 @@ def build_model(cfg: TrainConfig, out: Path, kind: str, train_records: list[Solu
     if cfg.lora:
         model = _lora_wrap(model, cfg, kind)
     return Models(model, base, tokenizer, ref_model)
+
+
+def set_dropout(model: Any, p: float) -> int:
+    """``--dropout``: every dropout of ``model`` set to ``p`` (``nn.Dropout`` modules, attention
+    modules' ``attention_dropout``, and the config fields that record them, so the saved config
+    says what was trained); returns how many were set.
+
+    Why 0 matters under ``accelerate launch``: dropout masks come from each process's own random
+    stream, so N processes draw other masks than one process on the same global batch, and the
+    loss curves part (measured: up to 0.3 after six steps on the tiny model, whose
+    token-classification head has Hugging Face's default dropout 0.1).
+
+    Example:
+        >>> from torch import nn
+        >>> m = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        >>> set_dropout(m, 0.0), m[1].p
+        (1, 0.0)
+    """
+    n = heads = 0
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Dropout):
+            mod.p = p
+            n, heads = n + 1, heads + 1
+        elif isinstance(getattr(mod, "attention_dropout", None), float):
+            mod.attention_dropout = p
+            n += 1
+    config = getattr(model, "config", None)
+    for name in ("classifier_dropout", "attention_dropout", "hidden_dropout", "hidden_dropout_prob"):
+        if config is not None and (
+            getattr(config, name, None) is not None or (heads and name == "classifier_dropout")
+        ):
+            setattr(config, name, p)
+    return n
 
 
 def build_data(
@@ -491,7 +550,7 @@ def total_steps(cfg: TrainConfig, n_examples: int) -> int:
     """Optimizer steps of the run: ``max_steps``, else ``epochs`` over the examples.
 
     Example:
-        >>> total_steps(TrainConfig(max_steps=0, epochs=2, batch_size=4, grad_accum=2), 17)
+        >>> total_steps(TrainConfig(max_steps=-1, epochs=2, batch_size=4, grad_accum=2), 17)
         6
     """
     per_epoch = math.ceil(n_examples / (cfg.batch_size * cfg.grad_accum))
@@ -595,6 +654,15 @@ def write_prmkit_json(
     return meta
 
 
+def _main_process_first() -> Any:
+    """A block the main process runs first while the others wait (no-op in a single process)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return contextlib.nullcontext()
+    from accelerate import PartialState
+
+    return PartialState().main_process_first()
+
+
 def save_checkpoint(cfg: TrainConfig, out: Path, trainer: PRMTrainer, models: Models, fmt: PRMFormat) -> None:
     """Merged weights + tokenizer + ``prmkit.json`` (+ ``OUT/ref`` for an implicit PRM trained
     against a copy of its initial model; + ``OUT/adapter`` with ``save_adapter``)."""
@@ -605,10 +673,16 @@ def save_checkpoint(cfg: TrainConfig, out: Path, trainer: PRMTrainer, models: Mo
         save_model = model.merge_and_unload()
     else:
         save_model = models.base if not hasattr(model, "module") else model
-    if trainer.model is not model and not cfg.lora:  # wrapped by accelerate (DDP/FSDP)
-        trainer.save_model(str(out))
-    else:
+    # FSDP2 shards the model in place (trainer.model is still ``model``): ask the Trainer, not identity
+    sharded = bool(
+        getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False)
+    )
+    if (sharded or trainer.model is not model) and not cfg.lora:  # wrapped by accelerate / DeepSpeed
+        trainer.save_model(str(out))  # every process takes part (gathers sharded weights)
+    elif trainer.is_world_process_zero():
         save_model.save_pretrained(str(out))
+    if not trainer.is_world_process_zero():  # multi-process: the main process writes the rest once
+        return
     models.tokenizer.save_pretrained(str(out))
     extra: dict[str, Any] = {}
     if models.ref_model is not None:
@@ -666,7 +740,9 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     fmt = get_format(cfg.format)
     resume_ckpt = _last_checkpoint(out) if cfg.resume else None
-    models = build_model(cfg, out, model_kind(fmt), train_records)
+    with _main_process_first():  # under accelerate launch: rank 0 writes the tiny tokenizer first
+        models = build_model(cfg, out, model_kind(fmt), train_records)
+    cfg = replace(cfg, max_length=resolve_window(cfg.max_length, models.model, models.tokenizer, 1024))
     if fmt.head == "likelihood":
         return _train_likelihood(cfg, out, fmt, models, train_records, eval_records)
 
@@ -702,10 +778,14 @@ def train(
         history_path=str(history_path),
         steps_per_example=stats.steps_labelled / len(examples) if cfg.loss_norm == "global" else None,
         group_batches=cfg.group_by_length,
-        callbacks=[TimeBudget(cfg.time_budget_s), Progress(steps), LogFile(out / "train_log.jsonl")],
+        callbacks=[
+            TimeBudget(cfg.time_budget_s),
+            Progress(steps),
+            EvalLine(),
+            LogFile(out / "train_log.jsonl"),
+        ],
     )
-    if is_quiet():
-        trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(PrinterCallback)  # raw log dicts: the bar and EvalLine say it readably
     data_s = time.monotonic() - t_data
 
     t_train = time.monotonic()
@@ -737,18 +817,21 @@ def train(
         log_history=list(trainer.state.log_history),
         resumed_from=resume_ckpt,
     )
-    write_summary(cfg, out, result, len(train_records), len(eval_records or []))
+    if trainer.is_world_process_zero():
+        write_summary(cfg, out, result, len(train_records), len(eval_records or []))
     return result
 
 
 def _train_likelihood(
-    cfg: TrainConfig, out: Path, fmt: PRMFormat, models: Models, train_records: list[Solution],
+    cfg: TrainConfig,
+    out: Path,
+    fmt: PRMFormat,
+    models: Models,
+    train_records: list[Solution],
     eval_records: list[Solution] | None,
 ) -> TrainResult:
     """``--format lm-likelihood``: fit the logistic head on the base LM's token log-probabilities
     (:mod:`prmkit.train.likelihood`), save, and evaluate through the scorer ``prmkit score`` uses."""
-    from prmkit.train.likelihood import likelihood_scorer, train_likelihood
-
     fit = train_likelihood(cfg, models.model, models.tokenizer, train_records, out)
     write_prmkit_json(out, fmt, cfg, {"likelihood_head": fit["head"], "score": "sigmoid"})
     metrics: dict[str, float] = {"train_runtime_s": round(fit["seconds"], 2), "steps_fitted": fit["n_steps"]}

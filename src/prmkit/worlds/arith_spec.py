@@ -4,28 +4,8 @@ Below :mod:`prmkit.worlds.arith_policy` (which generates steps with these functi
 benchmark builders that use the policy live in :mod:`prmkit.worlds.arith`, which re-exports
 everything here.
 
-The world: GSM8K-like word problems with exact step truth.
-
-Every problem is generated from a small computation tree (2-8 operations with exact integer
-results) and carries its full spec in ``problem.meta["arith"]``; :func:`check_steps` decides
-for ANY step text whether each step is correct, so the whole PRM loop (policy, labelling,
-training, scoring, search, evaluation) runs on a laptop against known ground truth.
-
-Example:
-    >>> p = generate_problems(1, seed=0, min_ops=2, max_ops=2, distractors=False)[0]
-    >>> steps = reference_solution(p)
-    >>> check_steps(p, steps).first_error
-    -1
-    >>> bad = steps[:-1] + ["The answer is 1000001."]
-    >>> check_steps(p, bad).first_error == len(steps) - 1
-    True
-
-The checker rule (see docs/worlds.md): a step is correct iff every equation in it is
-arithmetically true, all its operands are *known-correct* quantities (numbers given in the
-problem and used by it, or results of earlier correct steps) and its result is one of the
-problem's quantities (a given or an intermediate value of the computation tree); a step that
-states a final answer must state the right value; a step with neither an equation nor an
-answer is unparseable and incorrect; the last step of a complete solution must state the answer.
+The world (GSM8K-like word problems with exact step truth) and its checker rule are described in
+:mod:`prmkit.worlds.arith` and docs/worlds.md.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 from prmkit.config import check_choice, check_min, check_range
 from prmkit.errors import PrmkitError
-from prmkit.records import write_problems, write_records
+from prmkit.records import write_problems, write_records, write_text_atomic
 
 _FORMATS = ("canonical", "processbench")
 
@@ -114,15 +114,12 @@ def write_processbench(path: str, recs: list) -> int:
     """ProcessBench records: a JSON array for ``.json``, one object per line otherwise."""
     from prmkit.worlds.arith import solution_to_processbench
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     rows = [solution_to_processbench(r) for r in recs]
-    if p.suffix == ".json":
-        p.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    if Path(path).suffix == ".json":
+        text = json.dumps(rows, ensure_ascii=False, indent=1)
     else:
-        with open(p, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    write_text_atomic(path, text)  # all-or-nothing
     return len(rows)
 
 

@@ -38,6 +38,7 @@ from prmkit.records import (
     META_CORRECT,
     META_GENERATOR,
     Solution,
+    check_input_file,
     iter_json_lines,
     labels_from_first_error,
     write_records,
@@ -334,6 +335,7 @@ def run_gsm8k_perturb(cfg: Gsm8kPerturbConfig) -> int:
     """Write :func:`perturb_gsm8k` output as canonical records or ProcessBench records."""
     if not cfg.path:
         raise PrmkitError("--in PATH is required", field="path")
+    check_input_file(cfg.path)
     recs = perturb_gsm8k(cfg.path, cfg.seed, cfg.rate, limit=cfg.limit, keep_tags=cfg.keep_tags)
     if cfg.format == "canonical":
         return write_records(cfg.out, recs)
