@@ -26,7 +26,7 @@ sysdeps:
 	  echo "note: chromium not installed; report rendering tests will skip"; }
 
 test: $(STAMP) sysdeps
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q -n 2 --timeout 600 --doctest-modules tests src/prmkit
 
 # The main job on the embedded default: the whole PRM loop on a CPU (see docs/quickstart.md).
@@ -35,8 +35,8 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/prmkit quickstart --out runs/quickstart $(if $(GSM8K_TEST),--gsm8k $(GSM8K_TEST))
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache

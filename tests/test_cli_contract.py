@@ -13,32 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import sys
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import cli_util
 from prmkit.formats import DataStats
 
 # ---------------------------------------------------------------- harness
 
 
 def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    """Run ``prmkit ARGS`` in-process through the real entry point; returns (exit code, stdout, stderr)."""
-    from prmkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["prmkit", *args])
-    monkeypatch.setenv("COLUMNS", "250")
-    monkeypatch.setenv("TERMINAL_WIDTH", "250")
+    """``prmkit ARGS`` in-process at a wide terminal, progress flags as given (conftest sets quiet)."""
     monkeypatch.delenv("PRMKIT_QUIET", raising=False)  # conftest sets it; the contract pins the flag
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli_util.run_cli(args, monkeypatch, capsys, COLUMNS="250", TERMINAL_WIDTH="250")
 
 
 @dataclasses.dataclass
@@ -87,6 +76,7 @@ COMMANDS: dict[str, Cmd] = {
             "er_eta": 1.0,
             "pqm_zeta": 4.0,
             "implicit_beta": 0.05,
+            "freeprm_buffer_factor": None,  # drawn per step (docs/methods.md#d5-freeprm-buffer-loss)
             "ref_model": None,
             "max_length": None,  # the model's positions, at most 1024 (resolved when the model loads)
             "epochs": 1.0,
@@ -137,6 +127,8 @@ COMMANDS: dict[str, Cmd] = {
                 "3.0",
                 "--implicit-beta",
                 "0.1",
+                "--freeprm-buffer-factor",
+                "0.5",
                 "--ref-model",
                 "r",
                 "--max-length",
@@ -186,6 +178,7 @@ COMMANDS: dict[str, Cmd] = {
                 "er_eta": 2.5,
                 "pqm_zeta": 3.0,
                 "implicit_beta": 0.1,
+                "freeprm_buffer_factor": 0.5,
                 "ref_model": "r",
                 "max_length": 256,
                 "epochs": 2.0,
@@ -375,6 +368,56 @@ COMMANDS: dict[str, Cmd] = {
             },
         ),  # fmt: skip
         negatives=(["--no-original", "--no-allow-empty"], {"original": False, "allow_empty": False}),
+    ),
+    "split": Cmd(
+        argv=["split"],
+        required=["in.jsonl", "out.jsonl"],
+        target=("prmkit.policies.split", "split_file"),
+        ret=SimpleNamespace(read=0, written=0, steps_before=0, steps_after=0, threshold=None),
+        defaults={
+            "input": "in.jsonl",
+            "output": "out.jsonl",
+            "method": "newline",
+            "policy": "smollm2",
+            "context": "auto",
+            "join": "\n",
+            "threshold": None,
+            "quantile": None,
+            "drop_labels": False,
+            "batch_size": 8,
+            "device": None,
+            "quiet": None,
+        },  # fmt: skip
+        flags=(
+            [
+                "--method",
+                "confidence",
+                "--policy",
+                "arith-base",
+                "--context",
+                "problem",
+                "--join",
+                "\n\n",
+                "--threshold",
+                "0.2",
+                "--drop-labels",
+                "--batch-size",
+                "3",
+                "--device",
+                "cpu",
+            ],
+            {
+                "method": "confidence",
+                "policy": "arith-base",
+                "context": "problem",
+                "join": "\n\n",
+                "threshold": 0.2,
+                "drop_labels": True,
+                "batch_size": 3,
+                "device": "cpu",
+            },
+        ),  # fmt: skip
+        negatives=(["--no-drop-labels"], {"drop_labels": False}),
     ),
     "inspect": Cmd(
         argv=["inspect"],
@@ -1338,9 +1381,13 @@ def test_version(monkeypatch, capsys):
 
 #: (command, flag, out-of-domain value): every command with a numeric flag appears here
 DOMAIN_CASES = [
+    ("split", "--batch-size", "0"),
+    ("split", "--quantile", "1.5"),
+    ("split", "--threshold", "nan"),
     ("train", "--max-length", "0"), ("train", "--batch-size", "0"), ("train", "--grad-accum", "-1"),
     ("train", "--lr", "0"), ("train", "--epochs", "-1"), ("train", "--lora-r", "0"),
     ("train", "--eval-fraction", "1.0"), ("train", "--time-budget", "0"), ("train", "--eval-steps", "-1"),
+    ("train", "--freeprm-buffer-factor", "1.5"),
     ("label", "--n", "0"), ("label", "--batch-size", "0"), ("label", "--samples-per-problem", "-2"),
     ("label", "--max-steps", "0"), ("label", "--num-cpus", "0"), ("label", "--executor", "spark"),
     ("score", "--batch-tokens", "0"), ("score", "--max-length", "-5"),

@@ -140,3 +140,44 @@ def test_batcher_isolates_a_failing_request_from_its_batch():
     assert scorer.calls[0] == 11  # they were batched together, and the batch failed
     assert isinstance(res[5], ValueError)
     assert all(r == [[1.0, 1.0]] for i, r in enumerate(res) if i != 5)
+
+
+def test_offline_score_cli_exit_0_with_the_hostile_record(tmp_path, monkeypatch, capsys):
+    """The issue's command: ``prmkit score --format calculator`` on a file with the 5000-digit step
+    exited 1 with a traceback and wrote nothing."""
+    import sys
+
+    from prmkit.cli import main
+
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": "a", "problem": "p", "steps": VALID[0]}, {"id": "bad", "problem": "p", "steps": [HUGE]}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(
+        sys, "argv", ["prmkit", "score", "--in", str(src), "--out", str(out), "--format", "calculator"]
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code in (0, None)
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["scores"] for r in got] == [VALID_EXPECTED[0], [None]]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_arith_oracle_never_raises_on_a_hostile_step():
+    """The other rule-based scorer: a step it cannot parse is incorrect (it states no quantity of
+    the problem), with the reason, and the other steps and solutions are scored as before."""
+    from prmkit.scorers.oracle import ArithOracleScorer
+    from prmkit.worlds.arith import generate_problems, reference_solution
+    from prmkit.worlds.arith_spec import check_steps
+
+    p = generate_problems(1, seed=0)[0]
+    ref = reference_solution(p)
+    oracle = ArithOracleScorer([p])
+    for bad in (HUGE, DEEP, NESTED):
+        t0 = time.perf_counter()
+        out = oracle.score_batch([p.question] * 2, [[bad, *ref], ref])
+        assert time.perf_counter() - t0 < 10
+        assert out == [[0.0] * (len(ref) + 1), [1.0] * len(ref)]
+    assert check_steps(p, [HUGE]).reasons[0].startswith("cannot be parsed (ValueError")
+    assert check_steps(p, [DEEP]).reasons[0].startswith("cannot be parsed (RecursionError")

@@ -10,29 +10,16 @@ empty file said "cannot detect the format"; a truncated JSON line reported the w
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
+from cli_util import run_cli
 from prmkit.errors import PrmkitError
 from prmkit.formats import ConvertConfig, convert, detect_format
 
 
 def _row(i: int) -> str:
     return json.dumps({"id": f"r{i}", "problem": "p", "steps": ["a", "b"], "labels": [1, 0]})
-
-
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    from prmkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["prmkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])

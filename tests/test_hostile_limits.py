@@ -9,10 +9,10 @@ loaded the model first and died with a traceback; an empty input printed ``score
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
+from cli_util import run_cli
 from prmkit.errors import PrmkitError
 from serve_util import make_tiny_prm
 
@@ -21,19 +21,6 @@ from serve_util import make_tiny_prm
 def prm(tmp_path_factory):
     # build_tiny_model's default window: max_position_embeddings=1024, as in the issue
     return make_tiny_prm(tmp_path_factory.mktemp("limits") / "prm")
-
-
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    from prmkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["prmkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_max_length_above_the_model_window_is_an_error(prm):
@@ -73,3 +60,24 @@ def test_score_cli_missing_or_empty_input_exit_2_before_the_model(
     assert code == 2, err
     assert ("file not found" if content is None else "empty file") in err and "in.jsonl" in err
     assert "Traceback" not in err and "scored 0" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [(["train", "--data", "d.jsonl", "--out", "ckpt", "--init", "tiny", "--max-steps", "-3"], "--max-steps"),
+     (["world", "arith", "bench", "--n", "0", "--out", "bench.jsonl"], "--n"),
+     (["score", "--in", "in.jsonl", "--out", "o.jsonl", "--format", "calculator", "--chunk", "0"], "--chunk"),
+     (["serve", "--prm", "calculator", "--request-timeout", "nan"], "--request-timeout")],
+)  # fmt: skip
+def test_new_user_out_of_domain_values_exit_2_naming_the_flag(args, flag, tmp_path, monkeypatch, capsys):
+    """The issue's reports, through the real commands (nothing faked): ``train --max-steps -3``
+    trained 48 steps, ``world bench --n 0`` wrote an empty file; both exited 0."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_text(
+        json.dumps({"id": "a", "problem": "p", "steps": ["s"], "labels": [1]}) + "\n"
+    )
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": "a", "problem": "p", "steps": ["1 + 1 = 2"]}) + "\n")
+    code, out, err = run_cli(args, monkeypatch, capsys)
+    assert code == 2, out + err
+    assert f"error: {flag}: " in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "in.jsonl"]  # nothing written

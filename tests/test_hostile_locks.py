@@ -137,3 +137,19 @@ def test_score_run_takes_the_lock_of_its_output_file(tmp_path):
     assert not out.exists()
     score_file(ScoreConfig(input=str(src), output=str(out), format="calculator", quiet=True))
     assert json.loads(out.read_text())["scores"] == [1.0]
+
+
+def test_search_run_takes_the_lock_of_its_output_file(tmp_path):
+    from prmkit.records import write_problems
+    from prmkit.search.run import SearchRunConfig, run_search
+    from prmkit.worlds.arith import generate_problems
+
+    probs = tmp_path / "problems.jsonl"
+    write_problems(probs, generate_problems(2, seed=1))
+    out = tmp_path / "results.jsonl"
+    cfg = SearchRunConfig(input=str(probs), out=str(out), scorer="arith-oracle", method="best-of-n", n=2,
+                          resume=True)  # fmt: skip
+    with RunLock(out, command="other", is_dir=False), pytest.raises(RunLocked, match=f"PID {os.getpid()}"):
+        run_search(cfg, quiet=True)
+    assert not out.exists()
+    assert run_search(cfg, quiet=True)["problems"] == 2  # free once the holder is done

@@ -223,22 +223,102 @@ def test_json_endpoints_require_json_content_type(monkeypatch):
 
 
 def test_client_sends_the_api_key(monkeypatch):
-    """``Client(api_key=...)`` (or ``PRMKIT_API_KEY``) talks to a keyed server; without it, 401."""
+    """``Client(api_key=...)`` (or ``PRMKIT_API_KEY``) talks to a keyed server over HTTP; without
+    the key it gets 401. The server runs in a thread of this process (uvicorn on loopback)."""
+    import uvicorn
+
     from prmkit.errors import PrmkitError
+    from prmkit.serve.app import create_app
     from prmkit.serve.client import Client
+    from prmkit.serve.config import ServeConfig
+    from serve_util import free_port
 
-    key = "k3y"
-    with _client(monkeypatch, api_key=key) as tc:
-
-        def client(**kw) -> Client:
-            c = Client("http://testserver", retries=0, **kw)
-            c._http._transport = tc._transport  # the in-process app instead of a socket
-            return c
-
-        with client(api_key=key) as c:
+    monkeypatch.delenv("PRMKIT_API_KEY", raising=False)
+    key, port = "k3y", free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(SleepScorer(0.0), ServeConfig(api_key=key)), host="127.0.0.1",
+                                           port=port, log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        with Client(url, api_key=key) as c:
             assert c.step_scores(["p"], [["1 + 1 = 2"]]) == [[0.5]]
-        with client() as c, pytest.raises(PrmkitError, match="401"):
+        with Client(url, retries=0) as c, pytest.raises(PrmkitError, match="401"):
             c.step_scores(["p"], [["1 + 1 = 2"]])
         monkeypatch.setenv("PRMKIT_API_KEY", key)
-        with client() as c:
+        with Client(url) as c:
             assert c.get_reward(["q<|im_start|>assistant\n1 + 1 = 2"])["rewards"] == [0.5]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+class PerSolutionScorer:
+    """Sleeps ``delay`` seconds per solution (a forward whose cost grows with the batch)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.batches: list[int] = []
+
+    def score_batch(self, problems, steps):
+        self.batches.append(len(problems))
+        time.sleep(self.delay * len(problems))
+        return [[0.5] * len(s) for s in steps]
+
+    def close(self) -> None:
+        pass
+
+
+def test_idle_server_admits_and_corrects_an_inflated_cost_model():
+    """After a burst the cost model may be far too high (the issue: the next tiny request took 38 s);
+    an idle batcher admits anyway, and the measured batch brings the model back down."""
+
+    async def main():
+        b = DynamicBatcher(PerSolutionScorer(0.01), max_wait_ms=0)
+        await b.start()
+        await b.submit(["warm"], [["s"]])
+        b.sec_per_solution, b.sec_per_char = 100.0, 100.0  # as if measured while the CPU was starved
+        t0 = time.perf_counter()
+        out = await b.submit_with_meta(["p"], [["s"]], max_wait_s=1.0)
+        dt = time.perf_counter() - t0
+        sps = b.sec_per_solution
+        await b.stop()
+        return out, dt, sps
+
+    out, dt, sps = asyncio.run(main())
+    assert out[0] == [[0.5]] and dt < 1.0
+    assert sps < 100.0 * 0.8  # moved towards the measured 0.01 s
+
+
+def test_a_result_ready_at_the_deadline_is_answered_not_timed_out():
+    """An event loop busy with a burst can notice a request's deadline after its scores arrived:
+    the scores win (no 504 for a request that was scored in time)."""
+
+    async def main():
+        b = DynamicBatcher(SleepScorer(0.05), max_wait_ms=0)
+        await b.start()
+        task = asyncio.ensure_future(b.submit_with_meta(["p"], [["s"]], max_wait_s=0.2))
+        await asyncio.sleep(0.01)  # queued, and the batch started in the worker thread
+        time.sleep(0.4)  # the loop is blocked past the deadline; the worker finished at 0.05 s
+        out = await task
+        await b.stop()
+        return out
+
+    assert asyncio.run(main())[0] == [[0.5]]
+
+
+def test_batches_stay_within_max_batch_seconds():
+    async def main():
+        scorer = PerSolutionScorer(0.01)
+        b = DynamicBatcher(scorer, max_wait_ms=0, max_batch_solutions=64, max_batch_seconds=0.05)
+        await b.start()
+        await b.submit(["warm"], [["s"]])  # measures the cost model: 0.01 s a solution
+        await asyncio.gather(*(b.submit([f"p{i}"], [["s"]]) for i in range(30)))
+        await b.stop()
+        return scorer.batches
+
+    batches = asyncio.run(main())
+    assert sum(batches) == 31 and max(batches[1:]) <= 6  # 0.05 s / 0.01 s, with timing noise

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
+from prmkit.records import write_text_atomic
 
 BatchFn = Callable[[dict[str, Any], int, list[Any]], dict[str, Any]]
 
@@ -150,30 +151,6 @@ def get_executor(
 # ---------------------------------------------------------------- sharded JSONL outputs
 
 
-def atomic_write(path: Path, text: str, durable: bool = True) -> None:
-    """Write via a temp file + rename: readers see the old file or the whole new one, never a part.
-
-    ``durable`` also fsyncs the file and its directory (survives power loss, not only a killed
-    process)."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if not durable:
-        return
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # directories cannot be fsynced on some filesystems
-        pass
-
-
 def shards_dir(out: str | os.PathLike) -> Path:
     """Where the shards of output ``out`` go: ``OUT.shards/``."""
     return Path(str(out) + ".shards")
@@ -232,7 +209,7 @@ def run_sharded(
         if old.get("shard_size") != shard_size:
             raise PrmkitError("differs from the run being resumed", file=str(mpath), field="shard_size")
     sdir.mkdir(parents=True, exist_ok=True)
-    for tmp in glob.glob(str(sdir / "*.tmp-*")):
+    for tmp in glob.glob(str(sdir / ".tmp-*")) + glob.glob(str(sdir / "*.tmp-*")):
         os.remove(tmp)  # a write interrupted by a kill; that shard is redone
     batches = [(b, list(items[i : i + shard_size])) for b, i in enumerate(range(0, len(items), shard_size))]
     completed = {b for b, _ in batches if shard_path(out, b).exists()}
@@ -246,22 +223,22 @@ def run_sharded(
         "completed": sorted(completed),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False))
+    write_text_atomic(mpath, json.dumps(manifest, indent=1, ensure_ascii=False), durable=True)
     todo = [(b, it) for b, it in batches if b not in completed]
 
     def on_done(res: dict[str, Any]) -> None:
         bid = int(res["batch"])
-        atomic_write(shard_path(out, bid), "".join(line + "\n" for line in res["lines"]))
+        write_text_atomic(shard_path(out, bid), "".join(line + "\n" for line in res["lines"]), durable=True)
         completed.add(bid)
         manifest["completed"] = sorted(completed)
-        atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False), durable=False)
+        write_text_atomic(mpath, json.dumps(manifest, indent=1, ensure_ascii=False))
         if on_shard is not None:
             on_shard(len(batches[bid][1]))
 
     (executor or LocalExecutor()).run(fn, spec, todo, on_done)
     text = "".join(shard_path(out, b).read_text(encoding="utf-8") for b, _ in batches)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(out), text)
+    write_text_atomic(out, text, durable=True)
     return {
         "shards": len(batches),
         "shards_run": len(todo),

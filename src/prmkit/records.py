@@ -633,17 +633,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, p)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+def write_text_atomic(path: str | os.PathLike, text: str, durable: bool = False) -> Path:
     """Write ``text`` (UTF-8) to ``path`` all-or-nothing (:func:`atomic_path`); returns the path.
+
+    ``durable`` also fsyncs the file and its directory (survives power loss, not only a killed
+    process): manifests and shards of resumable runs.
 
     Example:
         >>> import tempfile, os
-        >>> p = write_text_atomic(os.path.join(tempfile.mkdtemp(), "sub", "r.json"), "{}")
+        >>> p = write_text_atomic(os.path.join(tempfile.mkdtemp(), "sub", "r.json"), "{}", durable=True)
         >>> p.read_text()
         '{}'
     """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+    if durable:
+        with contextlib.suppress(OSError):  # directories cannot be fsynced on some filesystems
+            dfd = os.open(Path(path).parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
     return Path(path)
 
 

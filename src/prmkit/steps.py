@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from prmkit.errors import PrmkitError
@@ -139,3 +139,204 @@ def join_steps(steps: list[str], preset: str = "\n\n") -> str:
         'Step 1: x=2\\nStep 2: y=3'
     """
     return get_preset(preset).join(list(steps))
+
+
+# --- splitting a solution text at chosen character offsets (split methods) -----------------------
+
+
+@dataclass(frozen=True)
+class SplitLayout:
+    """What :func:`cut_text` removed around the steps, so that :func:`join_layout` gives the text back.
+
+    ``lead`` and ``trail`` are the whitespace before the first and after the last step; ``seps[i]``
+    is the whitespace (possibly ``""``) between step ``i`` and step ``i + 1``.
+    """
+
+    lead: str
+    seps: tuple[str, ...]
+    trail: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"lead": self.lead, "seps": list(self.seps), "trail": self.trail}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SplitLayout:
+        seps = d.get("seps")
+        if not isinstance(seps, list) or not all(isinstance(s, str) for s in seps):
+            raise PrmkitError("must be a list of strings", field="meta.split.seps")
+        lead, trail = d.get("lead", ""), d.get("trail", "")
+        if not isinstance(lead, str) or not isinstance(trail, str):
+            raise PrmkitError("lead and trail must be strings", field="meta.split")
+        return cls(lead, tuple(seps), trail)
+
+
+def cut_text(text: str, cuts: Sequence[int]) -> tuple[list[str], SplitLayout]:
+    """Cut ``text`` at the character offsets ``cuts``; steps never start or end with whitespace.
+
+    The whitespace run around a cut goes to the layout (a cut inside a word leaves ``""``), cuts
+    in the leading or trailing whitespace are ignored, and two cuts in one whitespace run are one.
+    Lossless: ``join_layout(steps, layout) == text`` for every text with a non-space character.
+
+    Example:
+        >>> steps, lay = cut_text("a = 4\\n5 b", [5, 7])
+        >>> steps, lay.seps
+        (['a = 4', '5', 'b'], ('\\n', ' '))
+        >>> join_layout(steps, lay)
+        'a = 4\\n5 b'
+        >>> cut_text("x = 45", [5])[0]
+        ['x = 4', '5']
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise PrmkitError("cannot split an empty or whitespace-only text into steps", field="steps")
+    a = len(text) - len(text.lstrip())
+    b = len(text.rstrip())
+    runs: list[tuple[int, int]] = []
+    for c in sorted(set(int(c) for c in cuts)):
+        if not a < c < b:
+            continue
+        lo, hi = c, c
+        while text[lo - 1].isspace():
+            lo -= 1
+        while text[hi].isspace():
+            hi += 1
+        if runs and lo <= runs[-1][1]:  # the same whitespace run as the previous cut
+            continue
+        runs.append((lo, hi))
+    steps, seps, start = [], [], a
+    for lo, hi in runs:
+        steps.append(text[start:lo])
+        seps.append(text[lo:hi])
+        start = hi
+    steps.append(text[start:b])
+    return steps, SplitLayout(text[:a], tuple(seps), text[b:])
+
+
+def join_layout(steps: Sequence[str], layout: SplitLayout) -> str:
+    """The text :func:`cut_text` was given: ``lead + s_1 + seps[0] + s_2 + ... + s_n + trail``.
+
+    Example:
+        >>> join_layout(["x = 4", "5"], SplitLayout("", ("",), "\\n"))
+        'x = 45\\n'
+    """
+    if len(layout.seps) != len(steps) - 1:
+        raise PrmkitError(
+            f"layout has {len(layout.seps)} separators for {len(steps)} steps (needs steps - 1)",
+            field="meta.split.seps",
+        )
+    parts = [layout.lead]
+    for i, s in enumerate(steps):
+        parts.append(s)
+        if i < len(layout.seps):
+            parts.append(layout.seps[i])
+    parts.append(layout.trail)
+    return "".join(parts)
+
+
+def newline_cuts(text: str) -> list[int]:
+    """Offsets just after every ``\\n``: with :func:`cut_text`, one step per non-empty line.
+
+    Example:
+        >>> cut_text("a\\n\\n b\\nc", newline_cuts("a\\n\\n b\\nc"))[0]
+        ['a', 'b', 'c']
+    """
+    return [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+
+
+def confidence_cuts(spans: Sequence[tuple[int, int]], probs: Sequence[float], threshold: float) -> list[int]:
+    """AdaptiveStep cut points: the end of every token whose probability is below ``threshold``.
+
+    ``spans[i]`` is the ``[start, end)`` character range of token ``i`` of the solution text and
+    ``probs[i]`` the policy's teacher-forced probability of that token given everything before
+    it. A step ends *after* its low-confidence token, so the step holds the decision the PRM
+    judges (strictly below: a token at exactly ``threshold`` does not cut).
+
+    Example:
+        >>> confidence_cuts([(0, 1), (1, 3), (3, 5), (5, 6)], [0.9, 0.2, 0.5, 0.01], 0.5)
+        [3, 6]
+    """
+    if len(spans) != len(probs):
+        raise PrmkitError(f"{len(spans)} token spans but {len(probs)} probabilities")
+    return [end for (_, end), p in zip(spans, probs, strict=True) if p < threshold]
+
+
+def confidence_quantile(probs: Iterable[Sequence[float]], q: float) -> float:
+    """The ``q``-quantile of all token probabilities, pooled: ``sorted(p)[floor(q * n)]``.
+
+    With it as the threshold (cut where ``p < threshold``) a fraction ``q`` of the tokens end a
+    step (fewer when probabilities tie at the threshold).
+
+    Example:
+        >>> confidence_quantile([[0.9, 0.1], [0.5, 0.7, 0.3]], 0.4)   # 0.1 and 0.3 fall below it
+        0.5
+    """
+    pooled = sorted(p for ps in probs for p in ps)
+    if not pooled:
+        raise PrmkitError("no token probabilities to take a quantile of")
+    if not 0.0 <= q <= 1.0:
+        raise PrmkitError(f"quantile must be in [0, 1], got {q}", field="quantile")
+    return pooled[min(len(pooled) - 1, int(q * len(pooled)))]
+
+
+@dataclass(frozen=True)
+class SplitMethod:
+    """A way to choose cut offsets in a solution text (registry :data:`SPLIT_METHODS`).
+
+    ``cuts(text, spans, probs, threshold)``; ``needs_confidence`` methods get the token spans and
+    probabilities of a causal LM (:mod:`prmkit.policies.split`), the others get ``None``.
+    """
+
+    name: str
+    needs_confidence: bool
+    cuts: Callable[[str, Sequence[tuple[int, int]] | None, Sequence[float] | None, float | None], list[int]]
+
+
+SPLIT_METHODS: Registry[SplitMethod] = Registry("split method")
+
+
+def _conf_cuts(text: str, spans, probs, threshold) -> list[int]:  # noqa: ANN001
+    if spans is None or probs is None or threshold is None:
+        raise PrmkitError("method 'confidence' needs token spans, probabilities and a threshold")
+    return confidence_cuts(spans, probs, threshold)
+
+
+SPLIT_METHODS.register("newline")(SplitMethod("newline", False, lambda text, *_: newline_cuts(text)))
+SPLIT_METHODS.register("confidence")(SplitMethod("confidence", True, _conf_cuts))
+
+
+def split_text(
+    text: str,
+    method: str = "newline",
+    *,
+    spans: Sequence[tuple[int, int]] | None = None,
+    probs: Sequence[float] | None = None,
+    threshold: float | None = None,
+) -> tuple[list[str], SplitLayout]:
+    """Split ``text`` with a registered method; lossless through :func:`join_layout`.
+
+    Example:
+        >>> split_text("a b\\nc")[0]
+        ['a b', 'c']
+        >>> split_text("a b\\nc", "confidence", spans=[(0, 1), (1, 3), (3, 5)], probs=[0.9, 0.1, 0.9],
+        ...            threshold=0.5)[0]
+        ['a b', 'c']
+    """
+    m = SPLIT_METHODS.get(method)
+    return cut_text(text, m.cuts(text, spans, probs, threshold))
+
+
+def step_spans(steps: Sequence[str], layout: SplitLayout) -> list[tuple[int, int]]:
+    """The ``[start, end)`` character range of each step in ``join_layout(steps, layout)``.
+
+    Steps from two splits of one text can be matched by overlap (used to carry a first error
+    over to new steps, or step scores back to old ones).
+
+    Example:
+        >>> step_spans(["ab", "c"], SplitLayout(" ", ("\\n",), ""))
+        [(1, 3), (4, 5)]
+    """
+    join_layout(steps, layout)  # checks the separator count
+    out, pos = [], len(layout.lead)
+    for i, s in enumerate(steps):
+        out.append((pos, pos + len(s)))
+        pos += len(s) + (len(layout.seps[i]) if i < len(layout.seps) else 0)
+    return out

@@ -15,6 +15,7 @@ from prmkit.errors import PrmkitError
 
 _COMMAND_MODULES = (
     "data",  # convert, inspect
+    "split",  # split
     "world",  # world arith ..., world gsm8k-perturb
     "score",  # score
     "evaluate",  # eval processbench | prmbench | bon | calibration

@@ -34,7 +34,6 @@ from typing import Any
 import prmkit.worlds  # noqa: F401 - registers the world's 'arith' policy (the default)
 from prmkit.config import check_choice, check_min, check_range
 from prmkit.errors import PrmkitError
-from prmkit.executors import atomic_write
 from prmkit.label.base import (
     LABELLERS,
     Grader,
@@ -53,6 +52,7 @@ from prmkit.records import (
     check_input_file,
     first_error_of,
     iter_json_lines,
+    write_text_atomic,
 )
 from prmkit.runs import derive_seed, sha256_file, versions
 
@@ -500,7 +500,9 @@ def _run_locked(
                 raise PrmkitError(
                     "the input file changed since this run started", file=str(mpath), field="input"
                 )
-    for tmp in glob.glob(str(out / SHARDS / "*.tmp-*")) + glob.glob(str(out / "*.tmp-*")):
+    for tmp in [
+        p for d in (out / SHARDS, out) for pat in (".tmp-*", "*.tmp-*") for p in glob.glob(str(d / pat))
+    ]:
         os.remove(tmp)  # a write interrupted by a kill; the batch will be redone
 
     bs = cfg.batch_size
@@ -517,7 +519,7 @@ def _run_locked(
         "batches": {"total": len(batches), "size": bs, "completed": sorted(completed)},
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False))
+    write_text_atomic(mpath, json.dumps(manifest, indent=1, ensure_ascii=False), durable=True)
 
     todo = [(b, it) for b, it in batches if b not in completed]
     spec: dict[str, Any] = {"identity": _identity(cfg), "input": str(cfg.input), "kind": kind}
@@ -534,12 +536,16 @@ def _run_locked(
 
         def on_done(res: dict[str, Any]) -> None:
             bid = res["batch"]
-            atomic_write(_shard_meta_path(out, bid), json.dumps(res["cost"], ensure_ascii=False))
-            atomic_write(_shard_path(out, bid), "".join(line + "\n" for line in res["lines"]))
+            write_text_atomic(
+                _shard_meta_path(out, bid), json.dumps(res["cost"], ensure_ascii=False), durable=True
+            )
+            write_text_atomic(
+                _shard_path(out, bid), "".join(line + "\n" for line in res["lines"]), durable=True
+            )
             completed.add(bid)
             manifest["batches"]["completed"] = sorted(completed)
             manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            atomic_write(mpath, json.dumps(manifest, indent=1, ensure_ascii=False), durable=False)
+            write_text_atomic(mpath, json.dumps(manifest, indent=1, ensure_ascii=False))
             bar.advance(res["cost"]["records_in"])
 
         try:
@@ -548,7 +554,7 @@ def _run_locked(
             if rkey is not None:
                 _RUNTIME.pop(rkey, None)
     summary = summarize(out, elapsed_s=time.perf_counter() - t0)
-    atomic_write(out / SUMMARY, json.dumps(summary, indent=1, ensure_ascii=False))
+    write_text_atomic(out / SUMMARY, json.dumps(summary, indent=1, ensure_ascii=False), durable=True)
     return summary
 
 

@@ -37,6 +37,8 @@ from prmkit.serve.metrics import Metrics
 
 #: environment variable holding the server's API key when ``--api-key`` is not given
 API_KEY_ENV = "PRMKIT_API_KEY"
+#: a batch is expected (by the cost model) to take at most this fraction of the request timeout
+BATCH_SECONDS_FRACTION = 0.25
 
 
 def split_query(query: str, prompt: str | None, cfg: ServeConfig) -> tuple[str, list[str]]:
@@ -120,6 +122,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
         max_batch_solutions=cfg.max_batch_solutions,
         max_batch_chars=cfg.max_batch_chars,
         max_queue=cfg.max_queue,
+        max_batch_seconds=BATCH_SECONDS_FRACTION * cfg.request_timeout_s,
         metrics=metrics,
     )
 
@@ -166,10 +169,7 @@ def create_app(scorer: Any, cfg: ServeConfig | None = None) -> Any:
         if too_big:
             return _err(413, too_big)
         try:
-            return await asyncio.wait_for(
-                batcher.submit_with_meta(problems, steps, max_wait_s=cfg.request_timeout_s),
-                cfg.request_timeout_s,
-            )
+            return await batcher.submit_with_meta(problems, steps, max_wait_s=cfg.request_timeout_s)
         except QueueFull as e:
             retry = max(cfg.retry_after_s, math.ceil(e.retry_after))
             return _err(429, str(e), **{"Retry-After": str(retry)})

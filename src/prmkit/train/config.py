@@ -21,7 +21,13 @@ LOSSES = {
     "bce-hard": "binary cross-entropy on labels rounded at 0.5",
     "pqm": "PQM comparative Q-value ranking loss (docs/methods.md#d2-pqm-ranking-loss); step logits are Q-values",
     "implicit-ce": "implicit PRM (docs/methods.md#d3-implicit-prm): CE on beta * log(pi/pi_ref) summed over the steps, outcome labels",
+    "freeprm": "FreePRM (docs/methods.md#d5-freeprm-buffer-loss): no step labels; every step gets its solution's "
+    "outcome, a buffer class absorbs the noise (lm-likelihood)",
+    "outcome-bce": "binary cross-entropy on outcome pseudo labels (every step gets its solution's outcome), no "
+    "buffer: FreePRM's baseline (lm-likelihood)",
 }
+#: losses trained from final-answer correctness alone (pseudo step labels), lm-likelihood only for now
+OUTCOME_LOSSES = ("freeprm", "outcome-bce")
 #: formats the trainer can train (the scorer families of the same names read them back)
 TRAINABLE_FORMATS = ("token-classification", "value-head", "lm-token-pair", "implicit", "lm-likelihood")
 AFTER_ERROR = ("drop", "keep", "as-is")
@@ -48,7 +54,7 @@ class TrainConfig:
     format: str = _h(
         "PRM format: token-classification | value-head | lm-token-pair | implicit", "token-classification"
     )
-    loss: str = _h("bce (= bce-soft) | bce-hard | pqm | implicit-ce", "bce")
+    loss: str = _h("bce (= bce-soft) | bce-hard | pqm | implicit-ce | freeprm | outcome-bce", "bce")
     eval_data: str | None = _h("held-out records; default: --eval-fraction of --data")
     eval_fraction: float = _h(
         "fraction of --data held out for evaluation when --eval-data is not given", 0.05
@@ -63,6 +69,10 @@ class TrainConfig:
     er_eta: float = _h("ER-PRM eta", 1.0)
     pqm_zeta: float = _h("PQM margin zeta", 4.0)
     implicit_beta: float = _h("implicit PRM beta", 0.05)
+    freeprm_buffer_factor: float | None = _h(
+        "FreePRM: weight in [0, 1] of the buffer probability in the loss; default: drawn uniformly in [0, 1) "
+        "per step (seeded), so the buffer cannot absorb every step"
+    )
     ref_model: str | None = _h(
         "reference model for implicit-ce (default: a frozen copy of the initial model)"
     )
@@ -138,8 +148,12 @@ class TrainConfig:
             self.loss = "bce"
         if (self.loss == "implicit-ce") != (self.format == "implicit"):
             raise PrmkitError("loss 'implicit-ce' goes with format 'implicit' (and only it)", field="loss")
-        if self.after_error is None:  # the method's own default (PQM, ER-PRM train on every step)
-            self.after_error = "as-is" if self.loss == "pqm" or self.label_transform == "er-prm" else "drop"
+        if self.loss in OUTCOME_LOSSES and self.format != "lm-likelihood":
+            raise PrmkitError(f"loss '{self.loss}' trains the lm-likelihood head only (--format lm-likelihood)",
+                              field="loss")  # fmt: skip
+        if self.after_error is None:  # the method's own default (PQM, ER-PRM, FreePRM train on every step)
+            every_step = self.loss in ("pqm", *OUTCOME_LOSSES) or self.label_transform == "er-prm"
+            self.after_error = "as-is" if every_step else "drop"
         if self.after_error not in AFTER_ERROR:
             raise PrmkitError(f"after_error must be one of {', '.join(AFTER_ERROR)}", field="after_error")
         if self.label_transform not in LABEL_TRANSFORMS:
@@ -165,7 +179,7 @@ class TrainConfig:
                   "eval_batch_size", "threads", "tiny_hidden", "tiny_layers", "tiny_heads", "tiny_vocab")  # fmt: skip
         check_min(self, 0, "eval_steps", "save_steps", "dataloader_workers", "weight_decay", "pqm_zeta")
         check_positive(self, "epochs", "lr", "implicit_beta", "time_budget_s", "save_total_limit", "er_eta")
-        check_range(self, 0.0, 1.0, "warmup_ratio", "lora_dropout")
+        check_range(self, 0.0, 1.0, "warmup_ratio", "lora_dropout", "freeprm_buffer_factor")
         check_range(self, 0, 2**32 - 1, "seed")  # transformers.set_seed seeds numpy: no negative seed
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise PrmkitError("dropout must be in [0, 1)", field="dropout")

@@ -6,6 +6,11 @@ The head is fitted by L-BFGS on binary cross-entropy (soft labels allowed) over 
 steps (``after_error`` as for the other formats: ``drop`` keeps the steps up to the first one
 labelled below 0.5), with features standardised and an L2 penalty ``1e-3 |w|^2``.
 
+Without step labels (``loss="freeprm"`` or ``"outcome-bce"``) every step takes its solution's
+outcome as a pseudo label (:func:`outcome_pseudo_labels`); ``freeprm`` fits a three-class head
+(right, wrong, buffer; docs/methods.md#d5-freeprm-buffer-loss) whose right-vs-wrong part is saved
+as the same logistic head, and the bias is set from outcomes only (:func:`_outcome_bias`).
+
 Example:
     >>> head = fit_head([[0.0], [1.0], [2.0], [3.0]], [0.0, 0.0, 1.0, 1.0])
     >>> apply_head([0.0], head) < 0.5 < apply_head([3.0], head)
@@ -23,11 +28,21 @@ from typing import Any
 import torch
 
 from prmkit.errors import PrmkitError
+from prmkit.grading import is_correct, solution_answer
 from prmkit.records import Solution
 from prmkit.render import get_format, render_many
 from prmkit.scorers.likelihood import FEATURES, LikelihoodScorer, apply_head, batch_features, digit_mask
+from prmkit.train.losses import freeprm_loss
 
-__all__ = ["apply_head", "fit_head", "step_features_of", "train_likelihood"]
+__all__ = [
+    "apply_head",
+    "fit_ensemble",
+    "fit_head",
+    "fit_head_freeprm",
+    "outcome_pseudo_labels",
+    "step_features_of",
+    "train_likelihood",
+]
 
 
 def fit_head(
@@ -53,6 +68,129 @@ def fit_head(
     opt.step(closure)
     return {"features": list(FEATURES[: x.shape[1]]) if x.shape[1] <= len(FEATURES) else None,
             "mu": mu.tolist(), "sigma": sigma.tolist(), "w": w.detach().tolist(), "b": float(b.detach()[0])}  # fmt: skip
+
+
+def fit_head_freeprm(
+    features: Sequence[Sequence[float]],
+    pseudo: Sequence[float],
+    l2: float = 1e-3,
+    buffer_factor: float | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """FreePRM's buffer loss on a linear three-class head (right, wrong, buffer), by L-BFGS.
+
+    Logits ``(w_r . z + b_r, 0, w_b . z + b_b)`` on standardised features ``z`` (the wrong class
+    is the reference); loss :func:`prmkit.train.losses.freeprm_loss` with the buffer weight
+    ``buffer_factor``, or (``None``) a weight drawn uniformly in [0, 1) per step from ``seed``.
+    Returns the logistic head ``P(right | right or wrong) = sigmoid(w_r . z + b_r)`` (the format
+    :func:`fit_head` returns, read by the same scorer) and ``"buffer": {"w", "b"}``.
+
+    Example:
+        >>> head = fit_head_freeprm([[0.0], [1.0], [2.0], [3.0]], [0.0, 0.0, 1.0, 1.0])
+        >>> apply_head([0.0], head) < 0.5 < apply_head([3.0], head)
+        True
+    """
+    if len(features) != len(pseudo) or not features:
+        raise PrmkitError(f"need as many labels as feature rows (got {len(features)} and {len(pseudo)}), > 0")
+    x = torch.tensor(features, dtype=torch.float64)
+    y = torch.tensor(pseudo, dtype=torch.float64)
+    mu, sigma = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+    z = (x - mu) / sigma
+    if buffer_factor is None:
+        a = torch.rand(len(y), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    else:
+        a = torch.full((len(y),), float(buffer_factor), dtype=torch.float64)
+    w = torch.zeros(2, x.shape[1], dtype=torch.float64, requires_grad=True)  # rows: right, buffer
+    b = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        lr_, lb = (z @ w.T + b).unbind(-1)
+        logits = torch.stack([lr_, torch.zeros_like(lr_), lb], -1)
+        loss = freeprm_loss(logits, y, a) + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    wd, bd = w.detach(), b.detach()
+    return {"features": list(FEATURES[: x.shape[1]]) if x.shape[1] <= len(FEATURES) else None,
+            "mu": mu.tolist(), "sigma": sigma.tolist(), "w": wd[0].tolist(), "b": float(bd[0]),
+            "buffer": {"w": wd[1].tolist(), "b": float(bd[1])}}  # fmt: skip
+
+
+def fit_ensemble(
+    features: Sequence[Sequence[float]],
+    labels: Sequence[float],
+    groups: Sequence[int],
+    k: int = 8,
+    seed: int = 0,
+    l2: float = 1e-3,
+) -> list[dict[str, Any]]:
+    """``k`` heads (:func:`fit_head`), each on a bootstrap resample of the solutions (``groups``:
+    the solution index of each feature row; a solution's steps are drawn together). Their
+    disagreement on a step is the epistemic part of ActPRM's uncertainty
+    (:mod:`prmkit.label.select`). ``k=1`` is the plain fit on all rows.
+
+    Example:
+        >>> heads = fit_ensemble([[0.0], [1.0], [2.0], [3.0]], [0.0, 0.0, 1.0, 1.0], [0, 0, 1, 1], k=1)
+        >>> len(heads), apply_head([3.0], heads[0]) > 0.5
+        (1, True)
+    """
+    if k == 1:
+        return [fit_head(features, labels, l2)]
+    gen = torch.Generator().manual_seed(seed)
+    by_group: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    keys = list(by_group)
+    heads = []
+    for _ in range(k):
+        rows: list[int] = []
+        for j in torch.randint(len(keys), (len(keys),), generator=gen).tolist():
+            rows += by_group[keys[j]]
+        ys = [labels[i] for i in rows]
+        if min(ys) == max(ys):  # a one-class resample: fall back to all rows
+            rows = list(range(len(labels)))
+        heads.append(fit_head([features[i] for i in rows], [labels[i] for i in rows], l2))
+    return heads
+
+
+def outcome_pseudo_labels(record: Solution) -> list[float]:
+    """FreePRM's pseudo labels: every step 1.0 if the solution's final answer is right, else 0.0
+    (the answer is ``record.answer``, or extracted from the last steps; graded by
+    :mod:`prmkit.grading`). Raises when the record has no reference answer.
+
+    Example:
+        >>> outcome_pseudo_labels(Solution(id="a", problem="p", steps=["x", "y"], answer="4",
+        ...                                reference_answer="4"))
+        [1.0, 1.0]
+    """
+    answer = record.answer if record.answer is not None else solution_answer(record.steps)
+    ok = is_correct(answer, record.reference_answer)
+    if ok is None:
+        raise PrmkitError(f"record {record.id!r} has no reference answer: outcome losses need one")
+    return [1.0 if ok else 0.0] * len(record.steps)
+
+
+def _outcome_bias(
+    head: dict[str, Any], outcomes: Sequence[bool], feats: list[list[list[float] | None]]
+) -> float:
+    """The bias shifted to maximise ProcessBench's F1 *at the outcome level* on the training
+    records (no step labels): a solution with a wrong answer should have a step below 0.5
+    somewhere, one with a right answer none; F1 is the harmonic mean of the two accuracies."""
+    z = [[None if f is None else _logit(apply_head(f, head)) for f in row] for row in feats]
+    best, best_f1 = head["b"], -1.0
+    for shift in [x / 4 for x in range(-16, 17)]:
+        flagged = [any(v is not None and v + shift < 0 for v in row) for row in z]
+        wrong = [f for f, ok in zip(flagged, outcomes, strict=True) if not ok]
+        right = [not f for f, ok in zip(flagged, outcomes, strict=True) if ok]
+        a_err = sum(wrong) / len(wrong) if wrong else 0.0
+        a_cor = sum(right) / len(right) if right else 0.0
+        f1 = 2 * a_err * a_cor / (a_err + a_cor) if a_err + a_cor else 0.0
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = head["b"] + shift, f1
+    return best
 
 
 def _labelled_steps(labels: Sequence[float | None], after_error: str) -> list[tuple[int, float]]:
@@ -129,15 +267,25 @@ def train_likelihood(
     feats = step_features_of(model, tokenizer, records, cfg.max_length)
     x: list[list[float]] = []
     y: list[float] = []
-    for r, f in zip(records, feats, strict=True):
-        for i, v in _labelled_steps(r.labels or [], cfg.after_error):
+    loss = getattr(cfg, "loss", "bce")
+    outcome = loss in ("freeprm", "outcome-bce")
+    labels_of = [outcome_pseudo_labels(r) if outcome else (r.labels or []) for r in records]
+    for labels, f in zip(labels_of, feats, strict=True):
+        for i, v in _labelled_steps(labels, cfg.after_error):
             if f[i] is not None:
                 x.append(f[i])  # type: ignore[arg-type]
                 y.append(v)
     if not x:
         raise PrmkitError("no record has a trainable step label", file=cfg.data)
-    head = fit_head(x, y)
-    head["b"] = _first_error_bias(head, records, feats)
+    if loss == "freeprm":
+        head = fit_head_freeprm(x, y, buffer_factor=getattr(cfg, "freeprm_buffer_factor", None),
+                                seed=getattr(cfg, "seed", 0))  # fmt: skip
+    else:
+        head = fit_head(x, y)
+    if outcome:  # no step labels: the bias comes from the outcomes
+        head["b"] = _outcome_bias(head, [bool(lab and lab[0] >= 0.5) for lab in labels_of], feats)
+    else:
+        head["b"] = _first_error_bias(head, records, feats)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))

@@ -168,3 +168,27 @@ def implicit_dpo_loss(reward_chosen: Any, reward_rejected: Any) -> Any:
         0.3133
     """
     return -F.logsigmoid(reward_chosen.float() - reward_rejected.float()).mean()
+
+
+def freeprm_loss(logits: Any, pseudo: Any, buffer_factor: Any = None) -> Any:
+    """FreePRM buffer loss (docs/methods.md#d5-freeprm-buffer-loss), mean over steps.
+
+    ``logits``: ``[N, 3]`` per step, classes ``(right, wrong, buffer)``; ``pseudo``: ``[N]`` pseudo
+    labels from the outcome (``>= 0.5``: the answer is right, so every step is "right");
+    ``buffer_factor``: ``[N]`` weights ``a_t`` in [0, 1] of the buffer mass (``None``: 1). The
+    loss is ``-log(p_right + a_t p_buffer)`` for a pseudo-right step, ``-log(p_wrong + a_t
+    p_buffer)`` for a pseudo-wrong one, computed in log space.
+
+    Example (logits ``(ln 2, 0, 0)``: ``p = (0.5, 0.25, 0.25)``):
+        >>> import math, torch
+        >>> z = torch.tensor([[math.log(2), 0.0, 0.0]] * 3)
+        >>> round(freeprm_loss(z, torch.tensor([1.0, 0.0, 1.0]), torch.tensor([1.0, 1.0, 0.5])).item(), 4)
+        0.4836
+    """
+    logits = logits.to(torch.float64)
+    log_p = torch.log_softmax(logits, -1)
+    right = pseudo >= 0.5
+    keep = torch.where(right, log_p[:, 0], log_p[:, 1])
+    a = torch.ones_like(keep) if buffer_factor is None else buffer_factor.to(torch.float64)
+    buf = log_p[:, 2] + torch.log(a)  # log 0 = -inf: the buffer does not count
+    return -torch.logaddexp(keep, buf).mean()

@@ -106,6 +106,8 @@ LABEL_SEMANTICS = {
     "bce-hard": "probability that the step (and every step before it) is correct",
     "pqm": "sigmoid of a PQM Q-value (ranking-trained; compare within a solution)",
     "implicit-ce": "sigmoid of the cumulative implicit reward q_t = beta * sum log(pi/pi_ref) up to step t",
+    "freeprm": "P(right | right or wrong) of FreePRM's right/wrong/buffer head, trained on outcome pseudo labels",
+    "outcome-bce": "probability that the solution's final answer is right, read per step (outcome pseudo labels)",
 }
 
 #: how the implicit PRM scorer reads a checkpoint trained with ``implicit-ce`` (its label semantics)

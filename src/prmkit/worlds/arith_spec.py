@@ -606,14 +606,24 @@ def check_steps(
     correct: list[bool] = []
     reasons: list[str] = []
     answer: Number | None = None
+    last_answer: Number | None = None
     for st in steps:
-        parsed = parse_step(st)
+        try:
+            parsed = parse_step(st)
+        except (ValueError, RecursionError, OverflowError) as e:
+            # a hostile step (a 5000-digit number, parentheses nested 3000 deep) states no quantity
+            # of this problem: incorrect, with the reason; it never fails the other steps
+            correct.append(False)
+            reasons.append(f"cannot be parsed ({type(e).__name__}: {str(e)[:80]})")
+            last_answer = None
+            continue
         ok, why = judge_step(parsed, known, quantities, spec.answer)
+        last_answer = parsed.answer
         if parsed.answer is not None:
             answer = parsed.answer
         correct.append(ok)
         reasons.append(why)
-    if not partial and steps and parse_step(steps[-1]).answer is None and correct[-1]:
+    if not partial and steps and last_answer is None and correct[-1]:
         correct[-1] = False
         reasons[-1] = "the last step states no final answer"
     fe = next((i for i, c in enumerate(correct) if not c), -1)
