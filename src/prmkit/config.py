@@ -36,6 +36,20 @@ from prmkit.errors import PrmkitError
 C = TypeVar("C")
 
 
+def help_field(text: str, default: Any = None, **meta: Any) -> Any:
+    """A config dataclass field with its CLI help (``metadata["help"]``) and any other flag
+    metadata (``flag``, ``aliases``, ``positional``, ...; see :mod:`prmkit.cli.parser`).
+
+    Example:
+        >>> @dataclasses.dataclass
+        ... class C:
+        ...     n: int = help_field("how many", 4)
+        >>> C().n, dataclasses.fields(C)[0].metadata["help"]
+        (4, 'how many')
+    """
+    return dataclasses.field(default=default, metadata={"help": text, **meta})
+
+
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML (or JSON) recipe into a dict; errors name the file."""
     import yaml

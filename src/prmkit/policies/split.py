@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from prmkit.config import check_choice, check_min, check_range
+from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
 from prmkit.models.packaged import resolve_model
 from prmkit.policies.hf import load_model_and_tokenizer
@@ -40,10 +41,6 @@ from prmkit.records import Solution, check_input_file, read_records, write_recor
 from prmkit.steps import SPLIT_METHODS, SplitLayout, confidence_quantile, join_layout, split_text
 
 CONTEXTS = ("auto", "policy", "problem")
-
-
-def _h(text: str, default: Any = None, **meta: Any) -> Any:
-    return field(default=default, metadata={"help": text, **meta})
 
 
 @dataclass

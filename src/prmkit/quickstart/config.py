@@ -9,11 +9,12 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prmkit.config import check_choice, check_min, check_positive, check_range
+from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
 
 TRAIN_LABEL_SOURCES = ("binary", "mc", "exact")
@@ -24,10 +25,6 @@ BON_VARIANTS = (
     ("min", "weighted_vote"),
     ("last", "weighted_vote"),
 )
-
-
-def _h(text: str, default: Any = None) -> Any:
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass

@@ -130,6 +130,9 @@ class ImplicitPRMScorer(NeuralScorer):
     head_names = ("lm_head",)
     #: appended to the "needs a reference model" error
     ref_hint: ClassVar[str] = ""
+    #: ``beta`` and ``reduce`` when not given
+    default_beta: ClassVar[float] = DEFAULT_BETA
+    default_reduce: ClassVar[Reduce] = "step"
 
     def __init__(
         self,
@@ -138,13 +141,15 @@ class ImplicitPRMScorer(NeuralScorer):
         tokenizer: Any,
         fmt: Any = None,
         *,
-        beta: float = DEFAULT_BETA,
-        reduce: Reduce = "step",
+        beta: float | None = None,
+        reduce: Reduce | None = None,
         output: Output = "sigmoid",
         coef: float = 1.0,
         row_chunk: int = 1024,
         **kwargs: Any,
     ) -> None:
+        beta = self.default_beta if beta is None else beta
+        reduce = self.default_reduce if reduce is None else reduce
         if reduce not in ("step", "cumulative"):
             raise PrmkitError(f"reduce must be 'step' or 'cumulative', got {reduce!r}")
         if output not in ("sigmoid", "raw"):
@@ -277,17 +282,5 @@ class EurusPRMScorer(ImplicitPRMScorer):
 
     format_name = "eurus-prm"
     ref_hint = " (the EurusPRM card uses ref_model=Qwen/Qwen2.5-Math-7B-Instruct)"
-
-    def __init__(
-        self,
-        model: Any,
-        ref_model: Any,
-        tokenizer: Any,
-        fmt: Any = None,
-        *,
-        beta: float = EURUS_COEF,
-        reduce: Reduce = "cumulative",
-        output: Output = "sigmoid",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(model, ref_model, tokenizer, fmt, beta=beta, reduce=reduce, output=output, **kwargs)
+    default_beta = EURUS_COEF
+    default_reduce = "cumulative"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prmkit.config import check_min, check_positive, check_range
+from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
 
 #: loss name -> what it trains (see docs/training.md and docs/methods.md#d-training-losses)
@@ -32,10 +33,6 @@ OUTCOME_LOSSES = ("freeprm", "outcome-bce")
 TRAINABLE_FORMATS = ("token-classification", "value-head", "lm-token-pair", "implicit", "lm-likelihood")
 AFTER_ERROR = ("drop", "keep", "as-is")
 LABEL_TRANSFORMS = ("none", "er-prm")
-
-
-def _h(text: str, default: Any = None) -> Any:
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass

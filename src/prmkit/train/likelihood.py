@@ -49,25 +49,41 @@ def fit_head(
     features: Sequence[Sequence[float]], labels: Sequence[float], l2: float = 1e-3
 ) -> dict[str, Any]:
     """Logistic regression ``P(correct) = sigmoid(w . (x - mu) / sigma + b)`` by L-BFGS."""
+    z, y, head = _standardised(features, labels)
+    w = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    _lbfgs(
+        [w, b],
+        lambda: torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, y) + l2 * (w * w).sum(),
+    )
+    return head | {"w": w.detach().tolist(), "b": float(b.detach()[0])}
+
+
+def _standardised(
+    features: Sequence[Sequence[float]], labels: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Standardised features ``z``, labels ``y`` and the head's fields that describe ``z``
+    (feature names, ``mu``, ``sigma``)."""
     if len(features) != len(labels) or not features:
         raise PrmkitError(f"need as many labels as feature rows (got {len(features)} and {len(labels)}), > 0")
     x = torch.tensor(features, dtype=torch.float64)
     y = torch.tensor(labels, dtype=torch.float64)
     mu, sigma = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
-    z = (x - mu) / sigma
-    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+    names = list(FEATURES[: x.shape[1]]) if x.shape[1] <= len(FEATURES) else None
+    return (x - mu) / sigma, y, {"features": names, "mu": mu.tolist(), "sigma": sigma.tolist()}
+
+
+def _lbfgs(params: list[torch.Tensor], loss_fn: Any) -> None:
+    """Minimise ``loss_fn()`` over ``params`` with L-BFGS (strong Wolfe line search)."""
+    opt = torch.optim.LBFGS(params, max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, y) + l2 * (w * w).sum()
+        loss = loss_fn()
         loss.backward()
         return loss
 
     opt.step(closure)
-    return {"features": list(FEATURES[: x.shape[1]]) if x.shape[1] <= len(FEATURES) else None,
-            "mu": mu.tolist(), "sigma": sigma.tolist(), "w": w.detach().tolist(), "b": float(b.detach()[0])}  # fmt: skip
 
 
 def fit_head_freeprm(
@@ -90,33 +106,21 @@ def fit_head_freeprm(
         >>> apply_head([0.0], head) < 0.5 < apply_head([3.0], head)
         True
     """
-    if len(features) != len(pseudo) or not features:
-        raise PrmkitError(f"need as many labels as feature rows (got {len(features)} and {len(pseudo)}), > 0")
-    x = torch.tensor(features, dtype=torch.float64)
-    y = torch.tensor(pseudo, dtype=torch.float64)
-    mu, sigma = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
-    z = (x - mu) / sigma
+    z, y, head = _standardised(features, pseudo)
     if buffer_factor is None:
         a = torch.rand(len(y), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     else:
         a = torch.full((len(y),), float(buffer_factor), dtype=torch.float64)
-    w = torch.zeros(2, x.shape[1], dtype=torch.float64, requires_grad=True)  # rows: right, buffer
+    w = torch.zeros(2, z.shape[1], dtype=torch.float64, requires_grad=True)  # rows: right, buffer
     b = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
+    def loss() -> torch.Tensor:
         lr_, lb = (z @ w.T + b).unbind(-1)
-        logits = torch.stack([lr_, torch.zeros_like(lr_), lb], -1)
-        loss = freeprm_loss(logits, y, a) + l2 * (w * w).sum()
-        loss.backward()
-        return loss
+        return freeprm_loss(torch.stack([lr_, torch.zeros_like(lr_), lb], -1), y, a) + l2 * (w * w).sum()
 
-    opt.step(closure)
+    _lbfgs([w, b], loss)
     wd, bd = w.detach(), b.detach()
-    return {"features": list(FEATURES[: x.shape[1]]) if x.shape[1] <= len(FEATURES) else None,
-            "mu": mu.tolist(), "sigma": sigma.tolist(), "w": wd[0].tolist(), "b": float(bd[0]),
-            "buffer": {"w": wd[1].tolist(), "b": float(bd[1])}}  # fmt: skip
+    return head | {"w": wd[0].tolist(), "b": float(bd[0]), "buffer": {"w": wd[1].tolist(), "b": float(bd[1])}}
 
 
 def fit_ensemble(

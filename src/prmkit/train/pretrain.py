@@ -32,7 +32,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from prmkit.config import check_choice, check_min, check_positive, check_range
+from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
 from prmkit.models.tiny import build_tiny_model, train_tokenizer
 from prmkit.models.tokenizer import load_tokenizer
@@ -56,10 +57,6 @@ HELD_OUT_SEED_LIMIT = 10_000_000
 EVAL_SEED = 4_242_424
 OPS = ("+", "-", "x", "/")
 _EQ = re.compile(r"(\d+) ([-+x*/]) (\d+) = (\d+)")
-
-
-def _h(text: str, default: Any = None) -> Any:
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
