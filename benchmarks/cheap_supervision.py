@@ -72,14 +72,15 @@ def sample_pool(n_problems: int, per_problem: int, seed: int, error_rate: float)
     return out
 
 
-def rows_of(labels_per_record, feats, after_error):
-    x, y = [], []
+def rows_of(labels_per_record, feats, after_error, with_last=False):
+    x, y, last = [], [], []
     for labels, f in zip(labels_per_record, feats, strict=True):
         for i, v in _labelled_steps(labels, after_error):
             if f[i] is not None:
                 x.append(f[i])
                 y.append(v)
-    return x, y
+                last.append(i == len(labels) - 1)
+    return (x, y, last) if with_last else (x, y)
 
 
 def f1_on(head, bench_feats, gold) -> dict:
@@ -135,17 +136,20 @@ def run_seed(seed, args, model, tok, bench, bench_feats, gold) -> dict:
     # FreePRM and its no-buffer baseline: outcome pseudo labels only, every step trains
     pseudo = [outcome_pseudo_labels(r) for r in pool]
     outcomes = [bool(p and p[0] >= 0.5) for p in pseudo]
-    x, y = rows_of(pseudo, feats, "as-is")
+    x, y, last = rows_of(pseudo, feats, "as-is", with_last=True)
     h_bce = fit_head(x, y)
     h_bce["b"] = _outcome_bias(h_bce, outcomes, feats)
     out["outcome_bce"] = f1_on(h_bce, bench_feats, gold)
-    h_free = fit_head_freeprm(x, y, seed=seed)
-    h_free["b"] = _outcome_bias(h_free, outcomes, feats)
-    out["freeprm"] = f1_on(h_free, bench_feats, gold)
-    for a in (0.25, 0.5):
-        h = fit_head_freeprm(x, y, buffer_factor=a, seed=seed)
+    # the authors' form: beta 0.5, a solution's last step unbuffered; then prmkit's variants
+    for name, a, lst in (
+        ("freeprm", 0.5, last),
+        ("freeprm_uniform_beta", None, last),
+        ("freeprm_fixed_0.25", 0.25, last),
+        ("freeprm_buffer_on_last_step", 0.5, None),
+    ):
+        h = fit_head_freeprm(x, y, buffer_factor=a, seed=seed, last=lst)
         h["b"] = _outcome_bias(h, outcomes, feats)
-        out[f"freeprm_fixed_{a}"] = f1_on(h, bench_feats, gold)
+        out[name] = f1_on(h, bench_feats, gold)
     out["pct_answer_correct"] = round(100 * sum(outcomes) / len(outcomes), 2)
 
     # ActPRM against random selection of the same size per batch
@@ -209,8 +213,9 @@ def main() -> None:
     def mean(key, field="f1"):
         return round(statistics.fmean(r[key][field] for r in runs), 2)
 
-    summary = {k: mean(k) for k in ("exact", "binary_full", "outcome_bce", "freeprm", "freeprm_fixed_0.25",
-                                    "freeprm_fixed_0.5", "actprm", "random")}  # fmt: skip
+    summary = {k: mean(k) for k in ("exact", "binary_full", "outcome_bce", "freeprm", "freeprm_uniform_beta",
+                                    "freeprm_fixed_0.25", "freeprm_buffer_on_last_step", "actprm",
+                                    "random")}  # fmt: skip
     summary["freeprm_over_exact"] = round(summary["freeprm"] / summary["exact"], 3)
     summary["freeprm_over_binary"] = round(summary["freeprm"] / summary["binary_full"], 3)
     summary["outcome_bce_over_exact"] = round(summary["outcome_bce"] / summary["exact"], 3)

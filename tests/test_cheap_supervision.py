@@ -55,7 +55,10 @@ def test_fit_head_freeprm_orders_steps_and_keeps_the_scorer_format():
     assert apply_head([-1.0], head) < 0.5 < apply_head([1.0], head)
     # a fixed factor and a seeded random one are reproducible
     assert fit_head_freeprm(x, y, seed=3) == head
-    assert fit_head_freeprm(x, y, buffer_factor=0.5)["w"] != head["w"]
+    assert fit_head_freeprm(x, y, buffer_factor=None, seed=3) == fit_head_freeprm(
+        x, y, buffer_factor=None, seed=3
+    )
+    assert fit_head_freeprm(x, y, buffer_factor=None, seed=3)["w"] != head["w"]  # the default is beta 0.5
 
 
 def test_outcome_pseudo_labels():
@@ -154,3 +157,18 @@ def test_train_freeprm_without_step_labels_round_trip(tmp_path):
     scored = list(scorer.score_records(recs))
     right, wrong = scored[1].scores, scored[0].scores
     assert right[0] > wrong[0]  # the wrong step scores lower than the right one
+
+
+def test_freeprm_last_step_gets_no_buffer():
+    # one step, pseudo label 0, features fixed; with last=True the buffer cannot take the loss, so
+    # the fitted head must put the step below 0.5 more firmly than with the buffer allowed
+    x = [[0.0], [1.0], [0.0], [1.0]]
+    y = [0.0, 1.0, 0.0, 1.0]
+    with_last = fit_head_freeprm(x, y, buffer_factor=1.0, last=[True] * 4)
+    no_last = fit_head_freeprm(x, y, buffer_factor=1.0)
+    # buffer weight 1 everywhere: the all-buffer collapse leaves right vs wrong unfitted (w stays ~0)
+    assert abs(no_last["w"][0]) < 0.05
+    # no buffer on any step (all last): plain logistic fit separates the two points
+    assert with_last["w"][0] > 1.0
+    with pytest.raises(Exception, match="flags"):
+        fit_head_freeprm(x, y, last=[True])

@@ -76,7 +76,7 @@ COMMANDS: dict[str, Cmd] = {
             "er_eta": 1.0,
             "pqm_zeta": 4.0,
             "implicit_beta": 0.05,
-            "freeprm_buffer_factor": None,  # drawn per step (docs/methods.md#d5-freeprm-buffer-loss)
+            "freeprm_buffer_factor": 0.5,  # the authors' beta (docs/methods.md#d5-freeprm-buffer-loss)
             "ref_model": None,
             "max_length": None,  # the model's positions, at most 1024 (resolved when the model loads)
             "epochs": 1.0,
@@ -925,6 +925,190 @@ COMMANDS: dict[str, Cmd] = {
         ),  # fmt: skip
         negatives=(["--bf16", "--no-resume"], {"bf16": True, "resume": False}),
     ),
+    "world tools tasks": Cmd(
+        argv=["world", "tools", "tasks"],
+        target=("prmkit.worlds.tools_tasks", "run_tools_tasks"),
+        ret=0,
+        defaults={"n": 100, "out": "tools_tasks.jsonl", "seed": 0, "templates": None},  # fmt: skip
+        flags=(
+            ["--n", "7", "--out", "t.jsonl", "--seed", "3", "--templates", "price,sum"],
+            {"n": 7, "out": "t.jsonl", "seed": 3, "templates": ["price", "sum"]},
+        ),  # fmt: skip
+    ),
+    "world tools bench": Cmd(
+        argv=["world", "tools", "bench"],
+        target=("prmkit.worlds.tools_tasks", "run_tools_bench"),
+        ret=0,
+        defaults={
+            "n": 1000,
+            "out": "tools_bench.jsonl",
+            "format": "canonical",
+            "wrong_fraction": 0.5,
+            "error_rate": 0.18,
+            "seed": 0,
+            "templates": None,
+        },  # fmt: skip
+        flags=(
+            [
+                "--n",
+                "7",
+                "--out",
+                "b.json",
+                "--format",
+                "processbench",
+                "--wrong-fraction",
+                "0.3",
+                "--error-rate",
+                "0.1",
+                "--seed",
+                "3",
+                "--templates",
+                "cost",
+            ],
+            {
+                "n": 7,
+                "out": "b.json",
+                "format": "processbench",
+                "wrong_fraction": 0.3,
+                "error_rate": 0.1,
+                "seed": 3,
+                "templates": ["cost"],
+            },
+        ),  # fmt: skip
+    ),
+    "world tools pool": Cmd(
+        argv=["world", "tools", "pool"],
+        target=("prmkit.worlds.tools_tasks", "run_tools_pool"),
+        ret=0,
+        defaults={
+            "n_problems": 100,
+            "n": 8,
+            "out": "tools_pool.jsonl",
+            "error_rate": 0.18,
+            "seed": 0,
+            "templates": None,
+        },  # fmt: skip
+        flags=(
+            ["--n-problems", "5", "--n", "4", "--out", "pool.jsonl", "--error-rate", "0.3", "--seed", "2"],
+            {"n_problems": 5, "n": 4, "out": "pool.jsonl", "error_rate": 0.3, "seed": 2},
+        ),  # fmt: skip
+    ),
+    "world tools pairs": Cmd(
+        argv=["world", "tools", "pairs"],
+        target=("prmkit.worlds.tools_tasks", "run_tools_pairs"),
+        ret=0,
+        defaults={"n": 1000, "out": "tools_pairs.jsonl", "seed": 0, "templates": None},  # fmt: skip
+        flags=(
+            ["--n", "9", "--out", "pairs.jsonl", "--seed", "4", "--templates", "stock,cheaper"],
+            {"n": 9, "out": "pairs.jsonl", "seed": 4, "templates": ["stock", "cheaper"]},
+        ),  # fmt: skip
+    ),
+    "world tools pretrain": Cmd(
+        argv=["world", "tools", "pretrain"],
+        target=("prmkit.train.pretrain", "pretrain"),
+        ret=None,
+        defaults={
+            "out": None,
+            "seed": 0,
+            "max_steps": 2000,
+            "time_budget_s": None,
+            "batch_size": 16,
+            "lr": 2e-3,
+            "argument_weight": 3.0,
+            "observation_weight": 0.1,
+            "arch": "llama",
+            "hidden": 128,
+            "layers": 6,
+            "heads": 4,
+            "vocab_size": 800,
+            "max_length": 768,
+            "templates": None,
+            "bf16": True,
+            "resume": False,
+        },  # fmt: skip
+        flags=(
+            [
+                "--out",
+                "o",
+                "--seed",
+                "3",
+                "--max-steps",
+                "50",
+                "--time-budget-s",
+                "60",
+                "--stop-after",
+                "20",
+                "--batch-size",
+                "4",
+                "--lr",
+                "0.01",
+                "--min-lr-ratio",
+                "0.1",
+                "--warmup-steps",
+                "5",
+                "--weight-decay",
+                "0",
+                "--grad-clip",
+                "0.5",
+                "--argument-weight",
+                "2",
+                "--observation-weight",
+                "0",
+                "--arch",
+                "qwen2",
+                "--hidden",
+                "64",
+                "--layers",
+                "2",
+                "--heads",
+                "2",
+                "--vocab-size",
+                "400",
+                "--max-length",
+                "256",
+                "--templates",
+                "price,sum",
+                "--eval-every",
+                "0",
+                "--n-eval",
+                "10",
+                "--save-every",
+                "0",
+                "--threads",
+                "1",
+                "--no-bf16",
+                "--resume",
+            ],
+            {
+                "out": "o",
+                "seed": 3,
+                "max_steps": 50,
+                "time_budget_s": 60.0,
+                "stop_after": 20,
+                "batch_size": 4,
+                "lr": 0.01,
+                "min_lr_ratio": 0.1,
+                "warmup_steps": 5,
+                "weight_decay": 0.0,
+                "grad_clip": 0.5,
+                "argument_weight": 2.0,
+                "observation_weight": 0.0,
+                "arch": "qwen2",
+                "hidden": 64,
+                "layers": 2,
+                "heads": 2,
+                "vocab_size": 400,
+                "max_length": 256,
+                "templates": ["price", "sum"],
+                "eval_every": 0,
+                "n_eval": 10,
+                "save_every": 0,
+                "threads": 1,
+                "bf16": False,
+                "resume": True,
+            },
+        ),  # fmt: skip
+    ),
     "world gsm8k-perturb": Cmd(
         argv=["world", "gsm8k-perturb"],
         required=["--in", "gsm.jsonl"],
@@ -1182,6 +1366,51 @@ COMMANDS: dict[str, Cmd] = {
             },
         ),  # fmt: skip
     ),
+    "eval pairwise": Cmd(
+        argv=["eval", "pairwise"],
+        target=("prmkit.evaluate.run", "run_pairwise"),
+        ret=_eval_outcome(),
+        defaults={
+            "pairs": None,
+            "prm": None,
+            "format": None,
+            "scores": None,
+            "batch_size": 16,
+            "n_boot": 2000,
+            "seed": 0,
+            "out": None,
+        },  # fmt: skip
+        flags=(
+            [
+                "--pairs",
+                "p.jsonl",
+                "--prm",
+                "m",
+                "--format",
+                "chat-tools",
+                "--scores",
+                "s.jsonl",
+                "--batch-size",
+                "4",
+                "--n-boot",
+                "50",
+                "--seed",
+                "3",
+                "--out",
+                "o",
+            ],
+            {
+                "pairs": "p.jsonl",
+                "prm": "m",
+                "format": "chat-tools",
+                "scores": "s.jsonl",
+                "batch_size": 4,
+                "n_boot": 50,
+                "seed": 3,
+                "out": "o",
+            },
+        ),  # fmt: skip
+    ),
 }
 
 
@@ -1368,6 +1597,8 @@ def test_root_help_lists_every_command(monkeypatch, capsys):
     assert code == 0 and all(n in out for n in ("processbench", "prmbench", "bon", "calibration"))
     code, out, err = run_cli(["world", "arith", "--help"], monkeypatch, capsys)
     assert code == 0 and all(n in out for n in ("problems", "bench", "pool"))
+    code, out, err = run_cli(["world", "tools", "--help"], monkeypatch, capsys)
+    assert code == 0 and all(n in out for n in ("tasks", "bench", "pool", "pairs"))
 
 
 def test_version(monkeypatch, capsys):
@@ -1388,6 +1619,9 @@ DOMAIN_CASES = [
     ("train", "--lr", "0"), ("train", "--epochs", "-1"), ("train", "--lora-r", "0"),
     ("train", "--eval-fraction", "1.0"), ("train", "--time-budget", "0"), ("train", "--eval-steps", "-1"),
     ("train", "--freeprm-buffer-factor", "1.5"),
+    ("train", "--verifier-k", "0"), ("train", "--verifier-temperature", "-1"), ("train", "--verdict-weight", "0"),
+    ("label", "--select-budget", "0"), ("label", "--select-pred-threshold", "0.2"),
+    ("label", "--select-std-threshold", "-1"),
     ("label", "--n", "0"), ("label", "--batch-size", "0"), ("label", "--samples-per-problem", "-2"),
     ("label", "--max-steps", "0"), ("label", "--num-cpus", "0"), ("label", "--executor", "spark"),
     ("score", "--batch-tokens", "0"), ("score", "--max-length", "-5"),
@@ -1403,12 +1637,18 @@ DOMAIN_CASES = [
     ("world arith bench", "--error-rate", "-0.1"), ("world arith bench", "--format", "csv"),
     ("world arith pool", "--n", "0"), ("world arith pool", "--n-problems", "0"),
     ("world arith pool", "--diversity", "2"),
+    ("world tools tasks", "--n", "0"), ("world tools tasks", "--templates", "bogus"),
+    ("world tools bench", "--n", "0"), ("world tools bench", "--wrong-fraction", "1.5"),
+    ("world tools bench", "--error-rate", "-0.1"), ("world tools bench", "--format", "csv"),
+    ("world tools pool", "--n", "0"), ("world tools pool", "--n-problems", "0"), ("world tools pool", "--error-rate", "2"),
+    ("world tools pairs", "--n", "0"),
     ("world gsm8k-perturb", "--rate", "2"), ("world gsm8k-perturb", "--limit", "0"),
     ("eval processbench", "--n-grid", "1"), ("eval processbench", "--batch-size", "0"),
     ("eval processbench", "--limit", "0"),
     ("eval prmbench", "--batch-size", "0"), ("eval prmbench", "--weight", "-1"), ("eval prmbench", "--limit", "0"),
     ("eval bon", "--n", "0"), ("eval bon", "--seeds", "0"), ("eval bon", "--batch-size", "0"),
     ("eval calibration", "--n-bins", "0"), ("eval calibration", "--quantile", "1.5"),
+    ("eval pairwise", "--batch-size", "0"), ("eval pairwise", "--n-boot", "0"), ("eval pairwise", "--seed", "-1"),
     ("quickstart", "--search-n", "0"), ("quickstart", "--error-rate", "1.5"), ("quickstart", "--n-beam", "-1"),
     ("quickstart", "--gsm8k", "missing.jsonl"),
     # the issue's reports: --max-steps -3 trained 48 steps, world bench --n 0 wrote an empty file
@@ -1461,6 +1701,16 @@ DOMAIN_CASES = [
     ("world arith pretrain", "--save-every", "-1"), ("world arith pretrain", "--threads", "0"),
     ("world arith pretrain", "--time-budget-s", "0"), ("world arith pretrain", "--vocab-size", "0"),
     ("world arith pretrain", "--warmup-steps", "-1"), ("world arith pretrain", "--weight-decay", "-1"),
+    ("world tools pretrain", "--argument-weight", "0"), ("world tools pretrain", "--batch-size", "0"),
+    ("world tools pretrain", "--eval-every", "-1"), ("world tools pretrain", "--grad-clip", "0"),
+    ("world tools pretrain", "--heads", "0"), ("world tools pretrain", "--hidden", "0"),
+    ("world tools pretrain", "--layers", "0"), ("world tools pretrain", "--lr", "0"),
+    ("world tools pretrain", "--max-length", "0"), ("world tools pretrain", "--max-steps", "0"),
+    ("world tools pretrain", "--min-lr-ratio", "1.5"), ("world tools pretrain", "--n-eval", "0"),
+    ("world tools pretrain", "--observation-weight", "-1"), ("world tools pretrain", "--save-every", "-1"),
+    ("world tools pretrain", "--threads", "0"), ("world tools pretrain", "--time-budget-s", "0"),
+    ("world tools pretrain", "--vocab-size", "0"), ("world tools pretrain", "--warmup-steps", "-1"),
+    ("world tools pretrain", "--weight-decay", "-1"), ("world tools pretrain", "--stop-after", "0"),
 ]  # fmt: skip
 
 
@@ -1468,7 +1718,8 @@ DOMAIN_CASES = [
 #: quickstart seed numpy too, so theirs must be >= 0 and are in DOMAIN_CASES)
 UNBOUNDED = {("label", "--seed"), ("search", "--seed"), ("world gsm8k-perturb", "--seed"),
              ("world arith problems", "--seed"), ("world arith bench", "--seed"), ("world arith pool", "--seed"),
-             ("world arith pretrain", "--seed")}  # fmt: skip
+             ("world arith pretrain", "--seed"), ("world tools tasks", "--seed"), ("world tools bench", "--seed"),
+             ("world tools pool", "--seed"), ("world tools pairs", "--seed"), ("world tools pretrain", "--seed")}  # fmt: skip
 
 
 def numeric_flags() -> dict[str, list[str]]:

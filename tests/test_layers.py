@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "prmkit.errors",
             "prmkit.executors",
             "prmkit.registry",
+            "prmkit.trajectory",
             "prmkit.records",
             "prmkit.config",
             "prmkit.progress",
@@ -59,11 +60,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("prmkit.models",)),
     ("clients", ("prmkit.clients",)),
     ("interfaces", ("prmkit.policies.base", "prmkit.scorers.base")),
+    ("envs", ("prmkit.envs",)),
     ("worlds", ("prmkit.worlds",)),
     ("backends", ("prmkit.policies", "prmkit.scorers")),
     ("label", ("prmkit.label",)),
     ("evaluate", ("prmkit.evaluate",)),
     ("search", ("prmkit.search",)),
+    ("agents", ("prmkit.agents",)),
     ("train", ("prmkit.train",)),
     ("serve", ("prmkit.serve",)),
     ("rl", ("prmkit.rl",)),
@@ -74,7 +77,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 OPTIONAL = {
     "vllm", "ray", "peft", "matplotlib", "fastapi", "uvicorn", "starlette", "pydantic", "httpx",
     "openai", "llama_cpp", "datasets", "trl", "gguf", "accelerate", "deepspeed", "openrlhf",
-    "verl", "uvloop", "jinja2", "huggingface_hub",
+    "verl", "uvloop", "jinja2", "huggingface_hub", "textworld",
 }  # fmt: skip
 #: required, imported lazily by the core layer only (to stay torch-free and fast to import)
 CORE_LAZY = {"torch", "transformers", "tokenizers", "safetensors", "numpy", "pyarrow", "math_verify"}

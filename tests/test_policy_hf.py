@@ -133,3 +133,27 @@ def test_tiny_top_p_equals_greedy_and_top_k_one_too(tiny_dir):
     for pol in (nucleus, topk):
         got = pol.continue_from(PROBS, [[], []], n=2, seed=3)
         assert [[g.steps for g in r] for r in got] == [[r[0].steps] * 2 for r in greedy]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_shared_prompts_are_read_once_and_change_nothing(tiny_dir, temperature):
+    kw = {"temperature": temperature, "max_new_tokens": 30, "batch_size": 16}
+    shared = HFPolicy(str(tiny_dir), **kw)
+    every = HFPolicy(str(tiny_dir), share_prompts=False, **kw)
+    for max_steps in (None, 1):
+        a = shared.continue_from(PROBS, [[], ["12*12=144"]], n=5, seed=3, max_steps=max_steps)
+        b = every.continue_from(PROBS, [[], ["12*12=144"]], n=5, seed=3, max_steps=max_steps)
+        assert [[(g.steps, g.num_tokens) for g in r] for r in a] == [
+            [(g.steps, g.num_tokens) for g in r] for r in b
+        ]
+    # 10 rows of 2 distinct prompts per call: the shared policy reads their common start once, the
+    # rest of each prompt once (but its last token), and each row's last prompt token: by hand
+    assert shared.stats["prompt_tokens"] == every.stats["prompt_tokens"]
+    assert every.stats["prompt_tokens_computed"] == every.stats["prompt_tokens"]
+    a_ids, b_ids = (shared.tokenizer(shared.prompt(p, pre), add_special_tokens=False)["input_ids"]
+                    for p, pre in zip(PROBS, [[], ["12*12=144"]], strict=True))  # fmt: skip
+    common = next(i for i, (x, y) in enumerate(zip(a_ids, b_ids, strict=False)) if x != y)
+    assert common > 10  # the chat template and instruction
+    per_call = common + (len(a_ids) - 1 - common) + (len(b_ids) - 1 - common) + 10
+    assert shared.stats["prompt_tokens_computed"] == 2 * per_call
+    assert shared.stats["prompt_tokens"] == 2 * 5 * (len(a_ids) + len(b_ids))

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.errors import PrmkitError
+from prmkit.trajectory import Turn, steps_from_turns, turns_from_json
 
 StepValues = list[float | None]
 
@@ -132,7 +133,20 @@ class Problem:
 
 @dataclass
 class Solution:
-    """One solution to a problem, cut into steps, with optional per-step labels and scores."""
+    """One solution to a problem, cut into steps, with optional per-step labels and scores.
+
+    An agent trajectory also carries its ``turns`` (:mod:`prmkit.trajectory`): one per step,
+    holding thought, action and observation losslessly; its ``steps`` are then the turns' text
+    (:func:`~prmkit.trajectory.steps_from_turns`), and a record whose steps disagree with its
+    turns is refused.
+
+    Example:
+        >>> from prmkit.trajectory import Turn
+        >>> s = Solution.from_dict({"id": "t#0", "problem": "Find the mug.",
+        ...                         "turns": [{"action": "look", "observation": "A mug."}]})
+        >>> s.steps, s.turns[0].observation
+        (['Action: look'], 'A mug.')
+    """
 
     id: str
     problem: str
@@ -142,6 +156,7 @@ class Solution:
     labels: StepValues | None = None
     scores: StepValues | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    turns: list[Turn] | None = None
 
     @property
     def problem_id(self) -> str:
@@ -174,6 +189,8 @@ class Solution:
             if val is not None:
                 d[key] = list(val) if isinstance(val, list) else val
         d["meta"] = self.meta
+        if self.turns is not None:
+            d["turns"] = [t.to_dict() for t in self.turns]
         return d
 
     @classmethod
@@ -183,6 +200,23 @@ class Solution:
         sid = req_str(d, "id", file, line, allow_int=True)
         problem = req_str(d, "problem", file, line)
         steps = d.get("steps")
+        turns = turns_from_json(d["turns"], file=file, line=line) if d.get("turns") is not None else None
+        if turns is not None:
+            derived = steps_from_turns(turns)
+            if steps is None:
+                steps = derived
+            elif steps != derived:
+                bad = next(
+                    (i for i, (a, b) in enumerate(zip(steps, derived, strict=False)) if a != b),
+                    min(len(steps), len(derived)),
+                )
+                raise PrmkitError(
+                    f"step {bad} disagrees with the text of its turn (steps are derived from turns; "
+                    "drop 'steps' or make them match)",
+                    file=file,
+                    line=line,
+                    field="steps",
+                )
         if steps is None:
             raise PrmkitError("missing", file=file, line=line, field="steps")
         if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
@@ -200,6 +234,7 @@ class Solution:
             labels=labels,
             scores=scores,
             meta=_opt_meta(d, file, line),
+            turns=turns,
         )
 
     def validate(self) -> Solution:

@@ -32,6 +32,7 @@ name                        tokenize   layout (reference)                       
 ``qwen-prm``                whole      chat template, steps joined by ``<extra_0>`` (card)   2-class head
 ``chat-turn``               whole      one user turn per step, assistant ``+`` (RLHFlow)     ``+``/``-`` logits
 ``eurus-prm``               whole      chat, steps joined by ``"\\n\\n"`` (EurusPRM card)       LM log-ratio
+``chat-tools``              whole      agent turns as a tool-calling chat (Qwen2.5 template)  2-class head
 ``*-pieces``                pieces     prmkit's separate-pieces variant of the three above    as above
 ==========================  =========  =====================================================  ==============
 
@@ -54,9 +55,10 @@ from typing import Any, Literal
 
 from prmkit.errors import PrmkitError
 from prmkit.registry import Registry
+from prmkit.trajectory import Turn, chat_messages, turns_from_steps
 
 Head = Literal["classification", "token-pair", "value", "log-ratio", "likelihood"]
-Layout = Literal["plain", "chat", "chat-turns", "chat-prefixes"]
+Layout = Literal["plain", "chat", "chat-turns", "chat-prefixes", "chat-tools"]
 Tokenize = Literal["pieces", "steps", "whole"]
 
 QWEN_MATH_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -75,7 +77,12 @@ class PRMFormat:
             assistant = tagged steps), ``chat-turns`` (one user turn per step, assistant
             answers ``good_token``) or ``chat-prefixes`` (user = problem, assistant =
             ``step_join.join(steps)``, step positions counted from the prefix conversations:
-            EurusPRM, see :func:`_whole_prefixes`; ``whole`` only).
+            EurusPRM, see :func:`_whole_prefixes`; ``whole`` only) or ``chat-tools`` (an agent
+            trajectory as a tool-calling chat: user = problem, one assistant message per turn,
+            tool results as tool messages; steps are :mod:`prmkit.trajectory` step texts (other
+            steps: one free-text assistant message each);
+            score at the last ``step_tag`` of each assistant message; ``whole`` only, see
+            :func:`_whole_tools`).
         step_tag: text whose tokens follow every step; the score is read at its last token.
         prompt_suffix: text whose tokens follow the problem in the ``plain`` layout.
         step_suffix: text whose tokens follow each step tag (not read), e.g. a newline.
@@ -89,7 +96,9 @@ class PRMFormat:
             (Math-Shepherd: ``"\\n"``); ``step_suffix`` then follows the last tag only.
             ``chat-prefixes``: the text between steps (EurusPRM: ``"\\n\\n"``).
         chat_template: a name in :data:`CHAT_TEMPLATES` or a Jinja template used instead of the
-            tokenizer's own (``None``: the tokenizer's).
+            tokenizer's own (``None`` or ``"tokenizer"``: the tokenizer's).
+        tools: ``chat-tools``: the tool schemas (a JSON array, as text) given to the chat
+            template as ``tools=``; ``None``: no tools section.
         reference: where the layout comes from (documentation only).
     """
 
@@ -107,11 +116,12 @@ class PRMFormat:
     tokenize: Tokenize = "pieces"
     step_join: str = ""
     chat_template: str | None = None
+    tools: str | None = None
     reference: str = ""
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "head": self.head,
             "layout": self.layout,
@@ -127,6 +137,9 @@ class PRMFormat:
             "step_join": self.step_join,
             "chat_template": self.chat_template,
         }
+        if self.tools is not None:  # only chat-tools formats have tools
+            d["tools"] = self.tools
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PRMFormat:
@@ -241,6 +254,23 @@ _reg(
     )
 )
 
+# Agent trajectories as a tool-calling chat (prmkit's format; reference-exact against
+# tokenizer.apply_chat_template(messages, tools=..., tokenize=True) with the Qwen2.5-Instruct template):
+# score at the <|im_end|> closing each assistant message, i.e. after the action, before its result.
+_reg(
+    PRMFormat(
+        "chat-tools",
+        head="classification",
+        layout="chat-tools",
+        tokenize="whole",
+        step_tag="<|im_end|>",
+        prompt_suffix="",
+        add_bos=False,
+        chat_template="qwen2.5",
+        reference="Qwen/Qwen2.5-7B-Instruct chat template (tool calls), via apply_chat_template",
+    )
+)
+
 #: Chat templates kept as data (``PRMFormat.chat_template`` may name one): the template of the
 #: model's published tokenizer config, for tokenizers that ship without one.
 CHAT_TEMPLATES: Registry[str] = Registry("chat template")
@@ -259,6 +289,10 @@ _template_file("llama-3.1", "llama-3.1.j2")
 # EurusPRM's reference model. The EurusPRM checkpoints ship their own tokenizer config, which
 # eurus-prm uses by default; this one is for tokenizers without it (e.g. a Qwen2 GGUF).
 _template_file("qwen2.5-math-instruct", "qwen2.5-math-instruct.j2")
+# Qwen/Qwen2.5-7B-Instruct's tokenizer_config.json chat_template: the same template with the default
+# system "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."; it renders tool schemas
+# (tools=) and assistant tool_calls (Hermes-style <tool_call> JSON). The default of chat-tools.
+_template_file("qwen2.5", "qwen2.5.j2")
 
 
 def get_format(fmt: str | PRMFormat, **overrides: Any) -> PRMFormat:
@@ -442,10 +476,8 @@ def _fixed_ids(f: PRMFormat, tokenizer: Any) -> dict[str, Any]:
         if not tag:
             raise PrmkitError(f"step tag {f.step_tag!r} tokenizes to nothing", field="step_tag")
         return {"bos": _wants_bos(f, tokenizer), "tag": tag}
-    if f.layout == "chat-prefixes":
-        raise PrmkitError(
-            f"format '{f.name}': layout 'chat-prefixes' needs tokenize='whole'", field="tokenize"
-        )
+    if f.layout in ("chat-prefixes", "chat-tools"):
+        raise PrmkitError(f"format '{f.name}': layout '{f.layout}' needs tokenize='whole'", field="tokenize")
     if f.layout == "plain":
         return {"bos": _wants_bos(f, tokenizer), "tag": _tag_ids(tokenizer, f.step_tag) if f.step_tag else []}
     if f.chat_template is None and getattr(tokenizer, "chat_template", None) is None:
@@ -546,9 +578,15 @@ def _check_steps(i: int, steps: Sequence[str]) -> None:
             )
 
 
-def _apply_template(f: PRMFormat, tokenizer: Any, msgs: list[dict[str, str]]) -> str:
-    """The chat template (the format's, else the tokenizer's) rendered as text, no generation prompt."""
+def _apply_template(
+    f: PRMFormat, tokenizer: Any, msgs: list[dict[str, Any]], tools: list[Any] | None = None
+) -> str:
+    """The chat template (the format's, else the tokenizer's) rendered as text, no generation prompt.
+
+    ``chat_template="tokenizer"`` names the tokenizer's own template, like ``None``."""
     tmpl = f.chat_template
+    if tmpl == "tokenizer":
+        tmpl = None
     if tmpl is not None and tmpl in CHAT_TEMPLATES:
         tmpl = CHAT_TEMPLATES.get(tmpl)
     if tmpl is None and getattr(tokenizer, "chat_template", None) is None:
@@ -557,7 +595,9 @@ def _apply_template(f: PRMFormat, tokenizer: Any, msgs: list[dict[str, str]]) ->
             f"{', '.join(CHAT_TEMPLATES.names())} or a Jinja template",
             field="chat_template",
         )
-    kw = {"chat_template": tmpl} if tmpl is not None else {}
+    kw: dict[str, Any] = {"chat_template": tmpl} if tmpl is not None else {}
+    if tools is not None:
+        kw["tools"] = tools
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False, **kw)
 
 
@@ -663,6 +703,68 @@ def _whole_turns(f: PRMFormat, tokenizer: Any, problem: str, steps: Sequence[str
             )
         answers.append(ans)
     return text, spans, answers
+
+
+def _format_tools(f: PRMFormat) -> list[Any] | None:
+    """The format's tool schemas (``tools``: a JSON array as text), or ``None``."""
+    if f.tools is None:
+        return None
+    import json
+
+    try:
+        tools = json.loads(f.tools)
+    except json.JSONDecodeError as e:
+        raise PrmkitError(f"format '{f.name}': tools is not valid JSON: {e}", field="tools") from None
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise PrmkitError(f"format '{f.name}': tools must be a JSON array of objects", field="tools")
+    return tools
+
+
+def _whole_tools(f: PRMFormat, tokenizer: Any, sol: int, problem: str, steps: Sequence[str]) -> _Layout:
+    """``chat-tools``: the trajectory whose step texts are ``steps`` (:func:`prmkit.trajectory.turns_from_steps`)
+    as a chat (:func:`prmkit.trajectory.chat_messages`: system =
+    ``system_prompt`` if set, user = ``problem``, then per turn an assistant message (thought as
+    content, the action as one tool call, or free text) and its result as a ``tool`` message (a
+    ``user`` message after a free-text action); the last turn's result is in no step), rendered by
+    the chat template with ``tools``. Steps that are not trajectory step texts (math steps) are
+    one free-text assistant message each. Step ``k`` is read at the last ``step_tag`` of assistant
+    message ``k`` (Qwen: its ``<|im_end|>``); its span is the assistant message (header included).
+    Every prefix of the conversation must render as a prefix of the whole one.
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a b c"], vocab_size=280)
+        >>> text, spans, reads = _whole_tools(get_format("chat-tools"), tok, 0, "Q", ["Action: look"])
+        >>> text[reads[0][0]:reads[0][1]], text[spans[0][0]:spans[0][1]]
+        ('<|im_end|>', '<|im_start|>assistant\\nlook')
+    """
+    if not f.step_tag:
+        raise PrmkitError(f"format '{f.name}': the chat-tools layout needs a step_tag", field="step_tag")
+    try:
+        turns = turns_from_steps(list(steps)) if steps else []
+    except PrmkitError:  # not trajectory step texts (e.g. math steps): one free-text message each
+        turns = [Turn(action=st) for st in steps]
+    tools = _format_tools(f)
+    msgs = chat_messages(problem, turns, system=f.system_prompt)
+    text = _apply_template(f, tokenizer, msgs, tools)
+    spans: list[tuple[int, int]] = []
+    reads: list[tuple[int, int]] = []
+    at = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    for k, i in enumerate(at):
+        before = _apply_template(f, tokenizer, msgs[:i], tools)
+        upto = _apply_template(f, tokenizer, msgs[: i + 1], tools)
+        if not (text.startswith(upto) and upto.startswith(before)):
+            raise PrmkitError(
+                f"format '{f.name}': the chat template renders turn {k} differently in a longer chat"
+            )
+        r = upto.rfind(f.step_tag)
+        if r < len(before):
+            raise PrmkitError(
+                f"solution {sol}, step {k}: step tag {f.step_tag!r} not found in the rendered assistant message"
+            )
+        spans.append((len(before), r))
+        reads.append((r, r + len(f.step_tag)))
+    return text, spans, reads
 
 
 def _whole_prefixes(
@@ -826,6 +928,10 @@ def _render_whole(
         layouts = [_whole_plain(f, p, s) for p, s in zip(problems, steps, strict=True)]
     elif f.layout == "chat":
         layouts = [_whole_chat(f, tokenizer, p, s) for p, s in zip(problems, steps, strict=True)]
+    elif f.layout == "chat-tools":
+        layouts = [
+            _whole_tools(f, tokenizer, i, p, s) for i, (p, s) in enumerate(zip(problems, steps, strict=True))
+        ]
     else:
         layouts = [_whole_turns(f, tokenizer, p, s) for p, s in zip(problems, steps, strict=True)]
     good = _single_token_id(tokenizer, f.good_token, "good token") if f.layout == "chat-turns" else None

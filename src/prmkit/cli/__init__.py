@@ -18,7 +18,7 @@ _COMMAND_MODULES = (
     "split",  # split
     "world",  # world arith ..., world gsm8k-perturb
     "score",  # score
-    "evaluate",  # eval processbench | prmbench | bon | calibration
+    "evaluate",  # eval processbench | prmbench | bon | calibration | pairwise
     "label",  # label
     "train",  # train
     "search",  # search

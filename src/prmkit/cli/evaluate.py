@@ -1,7 +1,7 @@
-"""``prmkit eval processbench | prmbench | bon | calibration`` (thin wrappers over
+"""``prmkit eval processbench | prmbench | bon | calibration | pairwise`` (thin wrappers over
 :mod:`prmkit.evaluate.run`). The Markdown summary goes to stdout, file locations to stderr.
 
-The four commands differ only in their config dataclass and runner, so they are one table.
+The commands differ only in their config dataclass and runner, so they are one table.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ EVALUATIONS = (
      "Best-of-N accuracy vs N for every step aggregation and answer rule (prefix and random protocols)."),
     ("calibration", "CalibrationConfig", "run_calibration",
      "Calibration of step scores: ECE, Brier, reliability diagram; optional quantile calibrator."),
+    ("pairwise", "PairwiseConfig", "run_pairwise",
+     "Pairwise accuracy on tool-call cases: the correct action's final-step score beats the incorrect one's."),
 )  # fmt: skip
 
 

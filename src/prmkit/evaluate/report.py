@@ -150,6 +150,10 @@ def sections_for(result: dict[str, Any]) -> list[Section]:
         return [
             Section("Calibration", calibration_markdown(result), [plot_reliability(result["reliability"])])
         ]
+    if kind == "pairwise":
+        from prmkit.evaluate.pairwise import pairwise_markdown
+
+        return [Section("Pairwise accuracy (tool calls)", pairwise_markdown(result))]
     raise PrmkitError(f"no report sections for result kind {kind!r}")
 
 

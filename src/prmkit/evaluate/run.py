@@ -151,6 +151,35 @@ class CalibrationConfig:
             raise PrmkitError(f"quantile levels must be in (0, 1), got {self.quantiles}", field="quantiles")
 
 
+@dataclass
+class PairwiseConfig:
+    pairs: str | None = field(
+        default=None,
+        metadata=_h("pairwise tool-call cases (format tool-pairs), scored with --prm / --format"),
+    )
+    prm: str | None = field(default=None, metadata=_h("PRM checkpoint path (scored with --format)"))
+    format: str | None = field(default=None, metadata=_h("scorer family; default: prmkit.json"))
+    scores: str | None = field(
+        default=None,
+        metadata=_h(
+            "precomputed: canonical records of both sides of each case with scores (meta.pair, meta.side)"
+        ),
+    )
+    batch_size: int = field(default=16, metadata=_h("scoring batch size"))
+    n_boot: int = field(default=2000, metadata=_h("bootstrap resamples for the confidence interval"))
+    seed: int = field(default=0, metadata=_h("bootstrap seed"))
+    out: str | None = field(
+        default=None,
+        metadata=_h(
+            "output directory (default: beside the input as <its name>.pairwise/, else runs/eval/pairwise)"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        check_min(self, 1, "batch_size", "n_boot")
+        check_min(self, 0, "seed")  # numpy's bootstrap generator takes seeds >= 0
+
+
 def default_out(cfg: Any) -> str:
     """``cfg.out``, or the default: beside the input file (``runs/x/scored.jsonl`` ->
     ``runs/x/scored.processbench/``) when the run reads one, else ``runs/eval/<kind>``.
@@ -162,8 +191,8 @@ def default_out(cfg: Any) -> str:
     if cfg.out:
         return cfg.out
     kind = {ProcessBenchConfig: "processbench", PRMBenchConfig: "prmbench", BonConfig: "bon",
-            CalibrationConfig: "calibration"}[type(cfg)]  # fmt: skip
-    src = getattr(cfg, "pool", None) or getattr(cfg, "scores", None)
+            CalibrationConfig: "calibration", PairwiseConfig: "pairwise"}[type(cfg)]  # fmt: skip
+    src = getattr(cfg, "pool", None) or getattr(cfg, "scores", None) or getattr(cfg, "pairs", None)
     if src:
         p = Path(src)
         return str(p.parent / f"{p.name.split('.')[0]}.{kind}")
@@ -372,9 +401,46 @@ def run_calibration(cfg: CalibrationConfig) -> EvalOutcome:
     return _finish(result, md, cfg, [Path(cfg.scores)], None, "prmkit: calibration")
 
 
+def run_pairwise(cfg: PairwiseConfig) -> EvalOutcome:
+    """Pairwise accuracy on tool-call cases (:mod:`prmkit.evaluate.pairwise`): a PRM scores both
+    continuations of each case (``--pairs`` + ``--prm``/``--format``), or ``--scores`` holds them."""
+    from prmkit.evaluate import pairwise as pw
+    from prmkit.formats import read_solutions
+
+    if (cfg.scores is None) == (cfg.pairs is None):
+        raise PrmkitError("give either --pairs FILE (with a PRM) or --scores FILE (precomputed), not both")
+    src = cfg.scores if cfg.scores is not None else cfg.pairs
+    assert src is not None
+    check_input_file(src)
+    if cfg.scores is not None:
+        if cfg.prm is not None or cfg.format is not None:
+            raise PrmkitError("--scores is precomputed: drop --prm / --format")
+        recs = list(read_solutions(cfg.scores, "canonical"))
+    else:
+        if cfg.prm is None and cfg.format is None:
+            raise PrmkitError("--pairs needs a PRM: --prm PATH and/or --format NAME")
+        recs = list(read_solutions(cfg.pairs, "tool-pairs"))  # read (and checked) before the PRM loads
+        from prmkit.progress import track
+
+        scorer = _scorer(cfg)
+        try:
+            recs = list(
+                track(
+                    scorer.score_records(iter(recs), cfg.batch_size), total=len(recs), description="scoring"
+                )
+            )
+        finally:
+            scorer.close()
+    result = pw.evaluate_pairs(recs, n_boot=cfg.n_boot, seed=cfg.seed)
+    return _finish(
+        result, pw.pairwise_markdown(result), cfg, [Path(src)], cfg.seed, "prmkit: pairwise accuracy"
+    )
+
+
 CONFIGS = {
     "processbench": ProcessBenchConfig,
     "prmbench": PRMBenchConfig,
     "bon": BonConfig,
     "calibration": CalibrationConfig,
+    "pairwise": PairwiseConfig,
 }

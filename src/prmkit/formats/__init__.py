@@ -2,7 +2,8 @@
 
 Every format registers a :class:`Format` (reader + writer) into :data:`FORMATS` by name:
 ``canonical``, ``processbench``, ``trl``, ``math-shepherd``, ``prm800k``, ``prmbench``,
-``omegaprm``, ``versaprm`` and ``map`` (a field mapping for anything else).
+``omegaprm``, ``versaprm``, the agent formats ``openai-chat``, ``agentprm`` and ``tool-pairs``,
+and ``map`` (a field mapping for anything else).
 
 Example:
     >>> import os, tempfile
@@ -27,13 +28,16 @@ from typing import Any
 
 from prmkit.errors import PrmkitError
 from prmkit.formats import (  # noqa: F401  (each module registers its format)
+    agentprm,
     canonical,
     mapping,
     math_shepherd,
     omegaprm,
+    openai_chat,
     prm800k,
     prmbench,
     processbench,
+    tool_pairs,
     trl,
     versaprm,
 )
@@ -107,6 +111,9 @@ _SIGNATURES = (
     ("prm800k", {"label", "question", "labeler"}),
     ("math-shepherd", {"input", "label"}),
     ("trl", {"prompt", "completions", "labels"}),
+    ("tool-pairs", {"history", "correct", "incorrect"}),
+    ("agentprm", {"task", "trajectory"}),
+    ("openai-chat", {"messages"}),
     ("processbench", {"problem", "steps", "label"}),
     ("canonical", {"problem", "steps"}),
 )

@@ -131,6 +131,8 @@ class PrefixStat:
     visits: int = 0  # OmegaPRM N(s)
     exact: bool = False  # value known without rollouts (a finished solution's own answer)
     wrong_rollouts: list[list[str]] = field(default_factory=list)  # new steps of incorrect rollouts
+    #: ``(correct, new steps)`` of every rollout, in draw order (discounted targets need the lengths)
+    outcomes: list[tuple[bool, int]] = field(default_factory=list)
 
     @property
     def value(self) -> float:
@@ -242,6 +244,7 @@ class Rollouts:
                 )
                 st.n += 1
                 st.correct += int(ok)
+                st.outcomes.append((ok, len(gen.steps)))
                 st.tokens += int(gen.num_tokens or 0)
                 self.rollouts += 1
                 self.tokens += int(gen.num_tokens or 0)

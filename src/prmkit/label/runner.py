@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import prmkit.envs  # noqa: F401 - registers the 'env' policy (agent trajectories)
 import prmkit.worlds  # noqa: F401 - registers the world's 'arith' policy (the default)
-from prmkit.config import check_choice, check_min, check_range
+from prmkit.config import check_choice, check_min, check_positive, check_range
 from prmkit.errors import PrmkitError
 from prmkit.label.base import (
     LABELLERS,
@@ -55,6 +56,7 @@ from prmkit.records import (
     write_text_atomic,
 )
 from prmkit.runs import derive_seed, sha256_file, versions
+from prmkit.trajectory import Turn, steps_from_turns, turns_from_json
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -80,7 +82,9 @@ class LabelConfig:
     policy_opts: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Policy option KEY=VALUE (repeat).", "flag": "--policy-opt"}
     )
-    method: str = field(default="mc", metadata={"help": "Labeller: mc, binary, adaptive, judge, consensus."})
+    method: str = field(
+        default="mc", metadata={"help": "Labeller: mc, binary, adaptive, judge, consensus, q-target."}
+    )
     label_opts: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "Labeller option KEY=VALUE (repeat).", "flag": "--label-opt"}
     )
@@ -106,12 +110,52 @@ class LabelConfig:
         },
     )
     scan_tolerance: bool | None = field(default=None, metadata={"help": "SCAN soft labels (True)."})
+    select: str = field(
+        default="all",
+        metadata={"help": "Which input solutions to label: all, or uncertain (ActPRM, docs/labelling.md): "
+                  "only the ones the --select-model PRM(s) are least sure about, within --select-budget."},
+    )  # fmt: skip
+    select_scorer: str | None = field(
+        default=None,
+        metadata={"help": "--select uncertain: scorer family of the selecting PRM(s) (default: read from "
+                  "their prmkit.json; 'calculator' needs no model)."},
+    )  # fmt: skip
+    select_model: list[str] = field(
+        default_factory=list,
+        metadata={"help": "--select uncertain: PRM checkpoint(s) scoring the pool; several = an ensemble "
+                  "(their disagreement counts)."},
+    )  # fmt: skip
+    select_budget: float | None = field(
+        default=None,
+        metadata={"help": "--select uncertain: at most this many solutions (> 1) or this fraction of the "
+                  "pool (<= 1) are labelled (default: every uncertain one)."},
+    )  # fmt: skip
+    select_pred_threshold: float = field(
+        default=0.9,
+        metadata={"help": "--select uncertain: a step is sure when its mean score is >= this or <= 1 - this"},
+    )
+    select_std_threshold: float = field(
+        default=0.01,
+        metadata={"help": "--select uncertain: ... and the ensemble's standard deviation <= this."},
+    )
     ray_address: str | None = field(default=None, metadata={"help": "Ray cluster address."})
     num_cpus: int | None = field(default=None, metadata={"help": "CPUs of a locally started Ray."})
     quiet: bool | None = field(default=None, metadata={"help": "No progress bar."})
 
     def __post_init__(self) -> None:
         check_min(self, 1, "n", "batch_size", "samples_per_problem", "max_steps", "scan_samples", "num_cpus")
+        check_choice(self, "select", ("all", "uncertain"))
+        check_positive(self, "select_budget")
+        check_range(self, 0.5, 1.0, "select_pred_threshold")
+        check_min(self, 0.0, "select_std_threshold")
+        if self.select == "all":
+            for f in ("select_scorer", "select_budget"):
+                if getattr(self, f) is not None:
+                    raise PrmkitError(f"'{f}' needs select=uncertain (it would be ignored)", field=f)
+            if self.select_model:
+                raise PrmkitError(
+                    "'select_model' needs select=uncertain (it would be ignored)", field="select_model"
+                )
         check_range(self, 0.0, 1.0, "scan_min_confidence")
         check_choice(self, "executor", ("local", "ray"))
         check_choice(self, "input_kind", ("auto", "solutions", "problems"))
@@ -327,6 +371,7 @@ def label_batch(spec: dict[str, Any], bid: int, items: list[tuple[int, dict[str,
                 answer=grader.answer_of(steps, g.meta),
                 reference_answer=prob.reference_answer,
                 meta={**prob.meta, META_PROBLEM_ID: prob.id, "finished": bool(g.finished)},
+                turns=_sampled_turns(g, steps, sid),
             )
             jobs.append((line, sol, prob, {"sample_tokens": int(g.num_tokens or 0), "sample_index": i}))
 
@@ -412,7 +457,21 @@ def _output_record(sol: Solution, outcome: LabelOutcome, extra: dict[str, Any]) 
         labels=None if outcome.dropped is not None else outcome.labels,
         scores=sol.scores,
         meta=meta,
+        turns=sol.turns,
     )
+
+
+def _sampled_turns(g: Any, steps: list[str], sid: str) -> list[Turn] | None:
+    """The turns of a sampled trajectory (an environment policy's ``Generation.meta["turns"]``),
+    checked against its steps; ``None`` for a policy that reports no turns."""
+    if g.meta.get("turns") is None:
+        return None
+    turns = turns_from_json(g.meta["turns"])
+    if steps_from_turns(turns) != steps:
+        raise PrmkitError(
+            f"sample {sid}: the policy's steps disagree with the text of its turns", field="policy"
+        )
+    return turns
 
 
 # ---------------------------------------------------------------- the run
@@ -441,6 +500,10 @@ def run_labelling(
     """
 
     _check_config(cfg)
+    if cfg.select != "all":
+        raise PrmkitError(
+            "select=uncertain: call prmkit.label.active.run_uncertain_labelling", field="select"
+        )
     check_input_file(cfg.input)  # exists, readable, non-empty, first record parses: before a model loads
     if (policy is not None or labeller is not None) and cfg.executor != "local":
         raise PrmkitError(

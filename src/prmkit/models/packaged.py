@@ -3,6 +3,8 @@
 ``arith-base`` is the base LM of the embedded default: a small Llama pretrained by
 ``prmkit world arith pretrain`` on the arithmetic world (float16 safetensors, its tokenizer, and a
 ``recipe.json`` with the recipe, seed, sha256 and held-out result-digit accuracy).
+``tools-base`` is the same for the tool-use world (``prmkit world tools pretrain``): the base LM
+of its ``lm-likelihood`` PRM, with the held-out accuracy of the agent's thoughts and actions.
 
 Example:
     >>> resolve_model("arith-base").endswith("arith-base")
@@ -17,7 +19,7 @@ from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: name -> directory inside the package
-PACKAGED_MODELS = {"arith-base": ASSETS / "arith-base"}
+PACKAGED_MODELS = {"arith-base": ASSETS / "arith-base", "tools-base": ASSETS / "tools-base"}
 
 
 def resolve_model(name_or_path: str) -> str:

@@ -10,6 +10,14 @@ Sampling is done by a logits processor with **one torch.Generator per sample**, 
 same seed gives the same output, and a sample does not depend on which other requests shared
 its batch (up to float rounding from padding), which keeps resumed labelling runs exact.
 
+**Each prompt token is read once** (``share_prompts=True``, the default; vLLM calls this prefix
+caching). The ``n`` samples of a request share one prompt, and the prompts of a batch share their
+start (instruction, few-shot examples): a ``generate`` call runs the tokens common to all its
+prompts once, then the rest of every distinct prompt once, copies that KV cache to the rows that
+share it, and lets ``generate`` go on from there. The rows see the same tokens at the same
+positions as with one left-padded prompt per row, so the samples are the same up to float
+rounding; the prompt compute of a beam expansion falls by a factor ``n`` or more.
+
 ``max_steps=k`` stops a row once ``k`` step separators were generated (a stopping criterion
 that decodes the row), ``None`` runs to EOS or ``max_new_tokens``.
 
@@ -24,6 +32,7 @@ Example (not run: loads a model)::
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +41,9 @@ from typing import Any
 import torch
 from transformers import (
     AutoModelForCausalLM,
+    DynamicCache,
     GenerationConfig,
+    LlamaForCausalLM,
     LogitsProcessor,
     LogitsProcessorList,
     StoppingCriteria,
@@ -61,6 +72,12 @@ from prmkit.policies.text import (
 from prmkit.progress import Bar
 from prmkit.records import Problem
 from prmkit.runs import derive_seed
+
+#: the keyword a model's forward and ``generate`` take a KV cache by: ``cache`` in recent
+#: transformers, ``past_key_values`` before (still accepted there, with a deprecation warning)
+_CACHE_KW = (
+    "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
+)
 
 
 def load_model_and_tokenizer(
@@ -165,6 +182,8 @@ class HFPolicy(BatchedPolicy):
         separator: step separator in the generated text.
         instruction / system: prompt text; use_chat_template: False forces the plain prompt.
         final_answer_ends: a step stating "the answer is" / ``\\boxed{`` marks the solution finished.
+        share_prompts: read a prompt shared by several rows once (module doc); False runs every row's
+            prompt (the reference the tests compare with).
     """
 
     def __init__(
@@ -187,6 +206,7 @@ class HFPolicy(BatchedPolicy):
         device: str | None = None,
         dtype: Any = None,
         trust_remote_code: bool = False,
+        share_prompts: bool = True,
     ) -> None:
         if isinstance(model, str | Path):
             tok_arg = tokenizer if isinstance(tokenizer, str | Path) or tokenizer is None else None
@@ -219,10 +239,17 @@ class HFPolicy(BatchedPolicy):
         self.system = system
         self.use_chat_template = use_chat_template
         self.final_answer_ends = final_answer_ends
+        self.share_prompts = share_prompts
         #: a search advances this many problems together by default (rows fill the batches)
         self.preferred_batch_problems = max(1, batch_size // 2)
         #: cumulative counters for cost accounting / throughput
-        self.stats = {"prompt_tokens": 0, "generated_tokens": 0, "generate_seconds": 0.0, "rows": 0}
+        self.stats = {
+            "prompt_tokens": 0,
+            "prompt_tokens_computed": 0,
+            "generated_tokens": 0,
+            "generate_seconds": 0.0,
+            "rows": 0,
+        }
 
     # -- prompts --------------------------------------------------------------------------------
     def prompt(self, problem: Problem | str, prefix: Sequence[str] = ()) -> str:
@@ -266,16 +293,78 @@ class HFPolicy(BatchedPolicy):
                     bar.advance(len(chunk))
         return out  # type: ignore[return-value]
 
+    def _shared_prompts(self, ids: list[list[int]], rows_of: list[int]) -> tuple[Any, Any, Any]:
+        """Input ids, attention mask and KV cache for rows whose prompts are ``ids[rows_of[row]]``,
+        each prompt token read once (module doc).
+
+        Layout ``[common prefix | pads | rest of the prompt]``: the tokens every distinct prompt
+        starts with are run once, the rests (but their last token) as one left-padded batch on
+        that cache, and the cache is copied to the rows. Pads sit in the middle; positions count
+        only real tokens (``cumsum(mask) - 1``, the rule ``generate`` applies), so every row sees
+        its own prompt's tokens at its own positions, as with one left-padded prompt per row.
+        """
+        dev = getattr(self.model, "device", None)
+        pad_id = self.tokenizer.pad_token_id
+        shortest = min(len(x) for x in ids)
+        common = 0
+        while common < shortest - 1 and all(x[common] == ids[0][common] for x in ids):
+            common += 1
+        rests = [x[common:-1] for x in ids]
+        width = max(len(r) for r in rests)
+        prefix = torch.tensor([ids[0][:common]], device=dev)
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            if common:
+                self.model(input_ids=prefix, **{_CACHE_KW: cache}, use_cache=True, logits_to_keep=1)
+                cache.reorder_cache(torch.zeros(len(ids), dtype=torch.long, device=dev))
+            mask = torch.tensor(
+                [[1] * common + [0] * (width - len(r)) + [1] * len(r) for r in rests], device=dev
+            )
+            if width:
+                rest_ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rests], device=dev)
+                pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)[:, common:]
+                self.model(
+                    input_ids=rest_ids,
+                    attention_mask=mask,
+                    position_ids=pos,
+                    **{_CACHE_KW: cache},
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+        rows = torch.tensor(rows_of, dtype=torch.long, device=dev)
+        cache.reorder_cache(rows)
+        full = torch.tensor(
+            [
+                ids[0][:common] + [pad_id] * (width - len(r)) + r + [x[-1]]
+                for r, x in zip(rests, ids, strict=True)
+            ],
+            device=dev,
+        )
+        full_mask = torch.cat([mask, torch.ones(len(ids), 1, dtype=mask.dtype, device=dev)], -1)
+        self.stats["prompt_tokens_computed"] += common + sum(len(r) for r in rests) + len(rows_of)
+        return full.index_select(0, rows), full_mask.index_select(0, rows), cache
+
     def _generate_rows(
         self, chunk: list[tuple[int, int, str, int]], max_steps: int | None
     ) -> list[Generation]:
         has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
-        enc = self.tokenizer(
-            [r[2] for r in chunk], return_tensors="pt", padding=True, add_special_tokens=not has_template
-        )
-        device = getattr(self.model, "device", None)
-        if device is not None:
-            enc = {k: v.to(device) for k, v in enc.items()}
+        texts = [r[2] for r in chunk]
+        t0 = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if self.share_prompts and len(texts) > 1:
+            distinct = list(dict.fromkeys(texts))
+            ids = self.tokenizer(distinct, add_special_tokens=not has_template)["input_ids"]
+            where = {t: i for i, t in enumerate(distinct)}
+            input_ids, attention_mask, extra[_CACHE_KW] = self._shared_prompts(ids, [where[t] for t in texts])
+            enc = {"input_ids": input_ids, "attention_mask": attention_mask}
+        else:
+            enc = self.tokenizer(
+                texts, return_tensors="pt", padding=True, add_special_tokens=not has_template
+            )
+            device = getattr(self.model, "device", None)
+            if device is not None:
+                enc = {k: v.to(device) for k, v in enc.items()}
+            self.stats["prompt_tokens_computed"] += int(enc["attention_mask"].sum())
         prompt_len = enc["input_ids"].shape[1]
         budget = token_budget(self.max_new_tokens, self.step_max_new_tokens, max_steps)
         eos = sorted(self._eos_ids())
@@ -293,10 +382,9 @@ class HFPolicy(BatchedPolicy):
         if max_steps is not None:
             step_stop = StepStop(self.tokenizer, prompt_len, self.step_separator, max_steps)
             stops.append(step_stop)
-        t0 = time.perf_counter()
         with torch.inference_mode():
             seqs = self.model.generate(
-                **enc, generation_config=cfg, logits_processor=processors, stopping_criteria=stops
+                **enc, **extra, generation_config=cfg, logits_processor=processors, stopping_criteria=stops
             )
         dt = time.perf_counter() - t0
         gen = seqs[:, prompt_len:].tolist()

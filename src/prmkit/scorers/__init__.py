@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from prmkit.scorers import calculator, implicit, judge, likelihood, neural, oracle, vllm  # noqa: F401 - register
+from prmkit.scorers import (  # noqa: F401 - register
+    calculator,
+    generative,
+    implicit,
+    judge,
+    likelihood,
+    neural,
+    oracle,
+    vllm,
+)
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, load_scorer
 
 __all__ = ["SCORERS", "Scorer", "StepScores", "load_scorer"]

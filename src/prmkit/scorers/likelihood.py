@@ -14,6 +14,18 @@ step labels (:func:`prmkit.train.likelihood.fit_head`):
 (digit features are 0 for a step without digits). The head's ``mu``, ``sigma``, ``w`` and ``b``
 live in ``prmkit.json`` under ``likelihood_head``; the model is a plain causal LM checkpoint.
 
+Which of a step's tokens the features read is the head's ``span`` (:data:`SPANS`):
+
+- ``agent`` (the default, also for a head without the key): an agent step that begins with the
+  previous observation (``Observation: ...`` then ``Thought: ...``/``Action: ...``, the step text
+  of :func:`prmkit.trajectory.step_text`) is read from its first ``Thought: ``/``Action: `` line
+  on: the observation is environment text (a search result's ids, a lookup's prices) that even a
+  perfect base LM cannot predict, so its log-probabilities are noise that drowns the agent's own
+  slips. A step without a leading ``Observation: `` (every arithmetic step) is read whole, so
+  ``agent`` is ``step`` there.
+- ``action``: from the step's last ``Action: `` line on (the thought is skipped too).
+- ``step``: every token of the step.
+
 Example (hand-checkable features: a two-token step whose tokens have probabilities 1/2 and 1/4)::
 
     >>> import math, torch
@@ -25,6 +37,7 @@ Example (hand-checkable features: a two-token step whose tokens have probabiliti
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +52,58 @@ from prmkit.scorers.neural import NeuralScorer, _from_pretrained, _pad
 
 FEATURES = ("min_logp", "sum_logp", "min_digit_logp", "sum_digit_logp", "n_below_0.1")
 LOW = math.log(0.1)
+#: which tokens of a step the features read (see the module doc)
+SPANS = ("agent", "action", "step")
+_AGENT_LINE = re.compile(r"\n(?:Thought|Action): ")
+_ACTION_LINE = re.compile(r"(?:^|\n)Action: ")
+
+
+def span_offset(text: str, span: str = "agent") -> int:
+    """Character offset in a step's ``text`` where the features of ``span`` start.
+
+    Example:
+        >>> step = "Observation: Result: 9\\nThought: The answer is 9.\\nAction: answer(...)"
+        >>> step[span_offset(step, "agent"):][:8], step[span_offset(step, "action"):][:7]
+        ('Thought:', 'Action:')
+        >>> span_offset("3 + 4 = 7", "agent"), span_offset(step, "step")
+        (0, 0)
+    """
+    if span == "step":
+        return 0
+    if span == "action":
+        found = list(_ACTION_LINE.finditer(text))
+        return found[-1].end() - len("Action: ") if found else 0
+    if span != "agent":
+        raise PrmkitError(f"unknown likelihood span {span!r}; known: {', '.join(SPANS)}", field="span")
+    if not text.startswith("Observation: "):
+        return 0
+    m = _AGENT_LINE.search(text)
+    return m.start() + 1 if m else len(text)
+
+
+class _Pieces:
+    """Each token id's text (cached), to find a span's first token without the step's string."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.cache: dict[int, str] = {}
+
+    def start(self, ids: Sequence[int], span: str) -> int:
+        """Index in ``ids`` (a step's tokens) of the first token of ``span``."""
+        if span == "step":
+            return 0
+        texts = []
+        for i in ids:
+            if i not in self.cache:
+                self.cache[i] = self.tokenizer.decode([i])
+            texts.append(self.cache[i])
+        c = span_offset("".join(texts), span)
+        pos = 0
+        for k, t in enumerate(texts):
+            if pos >= c:
+                return k
+            pos += len(t)
+        return len(texts)
 
 
 def step_features(logp: torch.Tensor, digit: torch.Tensor) -> list[float]:
@@ -73,9 +138,20 @@ def token_logprobs(model: Any, enc: dict[str, Any]) -> torch.Tensor:
 
 
 def batch_features(
-    model: Any, tokenizer: Any, rendered: Sequence[Rendered], digits: torch.Tensor, pad_id: int
+    model: Any,
+    tokenizer: Any,
+    rendered: Sequence[Rendered],
+    digits: torch.Tensor,
+    pad_id: int,
+    span: str = "agent",
+    pieces: _Pieces | None = None,
 ) -> list[list[list[float] | None]]:
-    """Features of every step of every rendered solution (one forward for the batch; right padding)."""
+    """Features of every step of every rendered solution (one forward for the batch; right
+    padding), over the step's ``span`` tokens (:data:`SPANS`)."""
+    span_name = span
+    if span_name not in SPANS:
+        raise PrmkitError(f"unknown likelihood span {span!r}; known: {', '.join(SPANS)}", field="span")
+    pieces = pieces if pieces is not None else _Pieces(tokenizer)
     enc = _pad(rendered, pad_id, "right", next(model.parameters()).device, causal=True)
     with torch.inference_mode():
         lp = token_logprobs(model, enc).cpu()
@@ -88,6 +164,8 @@ def batch_features(
                 row.append(None)
                 continue
             a, e = span
+            if span_name != "step":
+                a = min(a + pieces.start(ids[b, a:e].tolist(), span_name), e - 1)  # >= one token
             row.append(step_features(lp[b, a:e], digits[ids[b, a:e]]))
         out.append(row)
     return out
@@ -117,6 +195,10 @@ class LikelihoodScorer(NeuralScorer):
         if not head or any(k not in head for k in ("mu", "sigma", "w", "b")):
             raise PrmkitError("an lm-likelihood PRM needs 'likelihood_head' (mu, sigma, w, b) in prmkit.json")
         self.head = head
+        self.span = head.get("span", "agent")
+        if self.span not in SPANS:
+            raise PrmkitError(f"likelihood_head.span {self.span!r} is not one of {', '.join(SPANS)}")
+        self.pieces = _Pieces(self.tokenizer)
         self.padding_side = "right"
         self.digits = digit_mask(self.tokenizer)
 
@@ -126,5 +208,7 @@ class LikelihoodScorer(NeuralScorer):
 
     def _forward(self, batch: Sequence[Rendered]) -> list[StepScores]:
         self.forward_calls += 1
-        feats = batch_features(self.model, self.tokenizer, batch, self.digits, self.pad_id)
+        feats = batch_features(
+            self.model, self.tokenizer, batch, self.digits, self.pad_id, self.span, self.pieces
+        )
         return [[None if f is None else apply_head(f, self.head) for f in row] for row in feats]

@@ -501,6 +501,15 @@ class TokenClassificationScorer(NeuralScorer):
         return logits.float().softmax(-1)[:, self.fmt.positive_index]
 
 
+@SCORERS.register("chat-tools")
+class ChatToolsScorer(TokenClassificationScorer):
+    """Agent trajectories rendered as a tool-calling chat (PRM format ``chat-tools``): the
+    positive-class probability at the end of each assistant message (after the action, before
+    its result)."""
+
+    format_name = "chat-tools"
+
+
 @SCORERS.register("value-head")
 class ValueHeadScorer(TokenClassificationScorer):
     """Scalar head per token (Skywork style): sigmoid of the head at each step tag.

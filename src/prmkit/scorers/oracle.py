@@ -1,4 +1,5 @@
-"""``arith-oracle``: the exact step checker of the arithmetic world, behind the Scorer interface.
+"""``arith-oracle`` and ``tools-oracle``: the exact step checkers of the built-in worlds, behind
+the Scorer interface.
 
 Scores are 1.0 for a correct step and 0.0 for an incorrect one; every step after the first
 error scores 0.0 (a PRM scores the prefix: once it went wrong, it stays wrong). Scorers receive
@@ -25,7 +26,10 @@ from collections.abc import Iterable, Sequence
 from prmkit.errors import PrmkitError
 from prmkit.records import Problem, read_problems, read_records
 from prmkit.scorers.base import SCORERS, Scorer, StepScores
+from prmkit.trajectory import Turn, turn_from_step
 from prmkit.worlds.arith import check_steps
+from prmkit.worlds.tools import META_KEY as TOOLS_KEY
+from prmkit.worlds.tools import check_turns
 
 
 @SCORERS.register("arith-oracle")
@@ -73,8 +77,76 @@ class ArithOracleScorer(Scorer):
         return out
 
 
+@SCORERS.register("tools-oracle")
+class ToolsOracleScorer(Scorer):
+    """Exact 1.0/0.0 step scores for tool-world trajectories (:func:`prmkit.worlds.tools.check_turns`).
+
+    Like ``arith-oracle``: built with the tasks (``meta["tools"]`` holds each task's spec; the
+    question text names its shop and task, so text -> task is one-to-one), 1.0 per correct step,
+    0.0 from the first error on. A step is read back into a turn
+    (:func:`prmkit.trajectory.turn_from_step`); only its action is judged (the checker replays the
+    actions, observations in the text are not trusted). A step that is not a trajectory step (no
+    ``Action:`` line) is an error. Prefixes without an answer are judged as such (search).
+
+    Example:
+        >>> from prmkit.worlds.tools import make_task, reference_actions
+        >>> from prmkit.trajectory import Turn, steps_from_turns
+        >>> t = make_task(0)
+        >>> steps = steps_from_turns([Turn(a) for a in reference_actions(t)])
+        >>> o = ToolsOracleScorer([t])
+        >>> o.score_batch([t.question], [steps])[0] == [1.0] * len(steps)
+        True
+        >>> o.score_batch([t.question], [['Action: answer({"text": "0"})'] + steps[1:]])[0][:2]
+        [0.0, 0.0]
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self._by_text: dict[str, Problem] = {}
+        for p in problems:
+            if TOOLS_KEY not in p.meta:
+                raise PrmkitError(
+                    f"problem {p.id!r} has no meta['{TOOLS_KEY}'] spec", field=f"meta.{TOOLS_KEY}"
+                )
+            self._by_text[p.question] = p
+        if not self._by_text:
+            raise PrmkitError("the tools oracle needs at least one tool-world task")
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike | None = None, problems_file: str | os.PathLike | None = None, **options
+    ) -> ToolsOracleScorer:
+        """Build from a tasks JSONL (``prmkit world tools tasks``) or canonical records carrying
+        ``meta["tools"]`` (``prmkit world tools bench`` / ``pool``)."""
+        src = problems_file if problems_file is not None else path
+        if src is None:
+            raise PrmkitError("tools-oracle needs problems_file= (the tasks JSONL it scores)")
+        return cls(list(_read_any(src)), **options)
+
+    def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
+        out: list[StepScores] = []
+        for q, st in zip(problems, steps, strict=True):
+            p = self._by_text.get(q)
+            if p is None:
+                raise PrmkitError(
+                    f"problem text not among the oracle's {len(self._by_text)} tasks: {q[:80]!r}",
+                    field="problem",
+                )
+            turns: list[Turn] = []
+            for s in st:
+                try:
+                    turns.append(turn_from_step(s)[1])
+                except PrmkitError:
+                    break
+            fe = check_turns(p, turns).first_error if turns else -1
+            if len(turns) < len(st):  # an unreadable step is an error
+                fe = len(turns) if fe < 0 else fe
+            n = len(st)
+            out.append([1.0] * n if fe < 0 else [1.0] * fe + [0.0] * (n - fe))
+        return out
+
+
 def _read_any(path: str | os.PathLike) -> Iterable[Problem]:
-    """Problems from a problems file, or from canonical records carrying meta['arith']."""
+    """Problems from a problems file, or from canonical records carrying the world's spec in meta."""
     import json
 
     p = str(path)

@@ -46,6 +46,9 @@ class Compute:
     scorer_calls: int = 0
     scored_sequences: int = 0
     scored_steps: int = 0
+    #: environment steps (agent trajectories: actions taken, prefix replays included; the
+    #: ``env_steps`` a policy reports in ``Generation.meta``; 0 for text policies)
+    env_steps: int = 0
     wall_time_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -150,6 +153,7 @@ class SearchContext:
             self.compute.generated_sequences += len(keys) * m
             if count_tokens:
                 self.compute.generated_tokens += sum(int(g.num_tokens) for gs in out for g in gs)
+            self.compute.env_steps += sum(int(g.meta.get("env_steps", 0)) for gs in out for g in gs)
             for key, gens in zip(keys, out, strict=True):
                 for j, i in enumerate(groups[key]):
                     result[i] = list(gens[j * n : (j + 1) * n])

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import prmkit.envs  # noqa: F401 - registers the 'env' policy (agent trajectories)
 import prmkit.worlds  # noqa: F401 - registers the world's 'arith' policy (the default)
 from prmkit.config import check_choice, check_min
 from prmkit.errors import PrmkitError
@@ -287,6 +288,7 @@ def summarize(results: Sequence[SearchResult]) -> dict[str, Any]:
         "mean_policy_calls": mean([r.compute.policy_calls for r in results]),
         "mean_scorer_calls": mean([r.compute.scorer_calls for r in results]),
         "mean_scored_steps": mean([r.compute.scored_steps for r in results]),
+        "mean_env_steps": mean([r.compute.env_steps for r in results]),
         "mean_wall_time_s": mean([r.compute.wall_time_s for r in results]),
     }
 

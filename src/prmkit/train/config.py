@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prmkit.config import check_min, check_positive, check_range
+from prmkit.config import check_choice, check_min, check_positive, check_range
 from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
 
@@ -26,11 +26,23 @@ LOSSES = {
     "outcome, a buffer class absorbs the noise (lm-likelihood)",
     "outcome-bce": "binary cross-entropy on outcome pseudo labels (every step gets its solution's outcome), no "
     "buffer: FreePRM's baseline (lm-likelihood)",
+    "sft": "generative verifier: next-token cross-entropy on the verification chain's tokens only (the prompt "
+    "masked); the loss of --format generative",
 }
 #: losses trained from final-answer correctness alone (pseudo step labels), lm-likelihood only for now
 OUTCOME_LOSSES = ("freeprm", "outcome-bce")
 #: formats the trainer can train (the scorer families of the same names read them back)
-TRAINABLE_FORMATS = ("token-classification", "value-head", "lm-token-pair", "implicit", "lm-likelihood")
+TRAINABLE_FORMATS = (
+    "token-classification",
+    "value-head",
+    "lm-token-pair",
+    "implicit",
+    "lm-likelihood",
+    "generative",
+    "chat-tools",
+)
+#: the generative verifier (prmkit.train.generative): trained by SFT on verification chains
+GENERATIVE = "generative"
 AFTER_ERROR = ("drop", "keep", "as-is")
 LABEL_TRANSFORMS = ("none", "er-prm")
 
@@ -49,9 +61,14 @@ class TrainConfig:
         "'tiny': build a small Qwen2/Llama model and train a tokenizer locally (no download)"
     )
     format: str = _h(
-        "PRM format: token-classification | value-head | lm-token-pair | implicit", "token-classification"
+        "PRM format: token-classification | value-head | lm-token-pair | implicit | lm-likelihood | generative "
+        "(a verifier that writes verification chains, docs/training.md#generative-verifiers)",
+        "token-classification",
     )
-    loss: str = _h("bce (= bce-soft) | bce-hard | pqm | implicit-ce | freeprm | outcome-bce", "bce")
+    loss: str = _h(
+        "bce (= bce-soft) | bce-hard | pqm | implicit-ce | freeprm | outcome-bce | sft (generative; its default)",
+        "bce",
+    )
     eval_data: str | None = _h("held-out records; default: --eval-fraction of --data")
     eval_fraction: float = _h(
         "fraction of --data held out for evaluation when --eval-data is not given", 0.05
@@ -67,8 +84,9 @@ class TrainConfig:
     pqm_zeta: float = _h("PQM margin zeta", 4.0)
     implicit_beta: float = _h("implicit PRM beta", 0.05)
     freeprm_buffer_factor: float | None = _h(
-        "FreePRM: weight in [0, 1] of the buffer probability in the loss; default: drawn uniformly in [0, 1) "
-        "per step (seeded), so the buffer cannot absorb every step"
+        "FreePRM: weight beta in [0, 1] of the buffer probability in the loss (the authors' default 0.5; a "
+        "solution's last step gets none)",
+        0.5,
     )
     ref_model: str | None = _h(
         "reference model for implicit-ce (default: a frozen copy of the initial model)"
@@ -123,6 +141,27 @@ class TrainConfig:
     eval_batch_size: int = _h("batch size for evaluation", 32)
     dataloader_workers: int = _h("data-loader worker processes", 0)
     threads: int | None = _h("torch CPU threads (default: torch's; 1 is much faster on a busy shared CPU)")
+    # --format generative
+    chain_source: str = _h(
+        "generative: where the verification chains come from: meta (record.meta.verification_chain, e.g. "
+        "synthesised by an LLM) | arith (written from the arithmetic world's checker) | auto (meta, else arith)",
+        "auto",
+    )
+    verdict_weight: float = _h(
+        "generative: loss weight of each chain line's verdict token (1: plain SFT; a small model learns the "
+        "verdict faster with more)",
+        1.0,
+    )
+    verifier_k: int = _h(
+        "generative: chains the saved verifier samples per solution (recorded in prmkit.json)", 1
+    )
+    verifier_temperature: float = _h(
+        "generative: sampling temperature of the saved verifier (0: greedy, needs verifier_k 1)", 0.0
+    )
+    verifier_aggregate: str = _h(
+        "generative: step score from K chains: mean (mean verdict probability) | vote (share of 'correct' verdicts)",
+        "mean",
+    )
     # --init tiny
     tiny_arch: str = _h("tiny model architecture: qwen2 | llama", "qwen2")
     tiny_hidden: int = _h("tiny model width", 128)
@@ -143,6 +182,18 @@ class TrainConfig:
             raise PrmkitError(f"unknown loss '{self.loss}'; known: {', '.join(LOSSES)}", field="loss")
         if self.loss == "bce-soft":
             self.loss = "bce"
+        if self.format == GENERATIVE and self.loss == "bce":  # the default loss: the format's own
+            self.loss = "sft"
+        if (self.loss == "sft") != (self.format == GENERATIVE):
+            raise PrmkitError("loss 'sft' goes with format 'generative' (and only it)", field="loss")
+        check_choice(self, "chain_source", ("auto", "meta", "arith"))
+        check_choice(self, "verifier_aggregate", ("mean", "vote"))
+        check_min(self, 1, "verifier_k")
+        check_positive(self, "verdict_weight")
+        check_min(self, 0.0, "verifier_temperature")
+        if self.verifier_temperature == 0 and self.verifier_k > 1:
+            raise PrmkitError("greedy decoding (verifier_temperature 0) gives one chain: set a temperature > 0",
+                              field="verifier_k")  # fmt: skip
         if (self.loss == "implicit-ce") != (self.format == "implicit"):
             raise PrmkitError("loss 'implicit-ce' goes with format 'implicit' (and only it)", field="loss")
         if self.loss in OUTCOME_LOSSES and self.format != "lm-likelihood":

@@ -31,8 +31,16 @@ from prmkit.errors import PrmkitError
 from prmkit.grading import is_correct, solution_answer
 from prmkit.records import Solution
 from prmkit.render import get_format, render_many
-from prmkit.scorers.likelihood import FEATURES, LikelihoodScorer, apply_head, batch_features, digit_mask
-from prmkit.train.losses import freeprm_loss
+from prmkit.scorers.likelihood import (
+    FEATURES,
+    SPANS,
+    LikelihoodScorer,
+    _Pieces,
+    apply_head,
+    batch_features,
+    digit_mask,
+)
+from prmkit.train.losses import FREEPRM_BETA, freeprm_loss
 
 __all__ = [
     "apply_head",
@@ -90,14 +98,17 @@ def fit_head_freeprm(
     features: Sequence[Sequence[float]],
     pseudo: Sequence[float],
     l2: float = 1e-3,
-    buffer_factor: float | None = None,
+    buffer_factor: float | None = FREEPRM_BETA,
     seed: int = 0,
+    last: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
     """FreePRM's buffer loss on a linear three-class head (right, wrong, buffer), by L-BFGS.
 
     Logits ``(w_r . z + b_r, 0, w_b . z + b_b)`` on standardised features ``z`` (the wrong class
     is the reference); loss :func:`prmkit.train.losses.freeprm_loss` with the buffer weight
-    ``buffer_factor``, or (``None``) a weight drawn uniformly in [0, 1) per step from ``seed``.
+    ``buffer_factor`` (the authors' default 0.5), or (``None``) a weight drawn uniformly in [0, 1)
+    per step from ``seed`` (prmkit's variant). A step flagged in ``last`` (a solution's final step,
+    whose pseudo label is its outcome, "clear" in the authors' code) gets no buffer.
     Returns the logistic head ``P(right | right or wrong) = sigmoid(w_r . z + b_r)`` (the format
     :func:`fit_head` returns, read by the same scorer) and ``"buffer": {"w", "b"}``.
 
@@ -111,6 +122,10 @@ def fit_head_freeprm(
         a = torch.rand(len(y), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     else:
         a = torch.full((len(y),), float(buffer_factor), dtype=torch.float64)
+    if last is not None:
+        if len(last) != len(y):
+            raise PrmkitError(f"last has {len(last)} flags for {len(y)} steps", field="last")
+        a = torch.where(torch.tensor(list(last), dtype=torch.bool), torch.zeros_like(a), a)
     w = torch.zeros(2, z.shape[1], dtype=torch.float64, requires_grad=True)  # rows: right, buffer
     b = torch.zeros(2, dtype=torch.float64, requires_grad=True)
 
@@ -240,9 +255,15 @@ def _logit(p: float) -> float:
 
 
 def step_features_of(
-    model: Any, tokenizer: Any, records: Sequence[Solution], max_length: int | None, batch_size: int = 16
+    model: Any,
+    tokenizer: Any,
+    records: Sequence[Solution],
+    max_length: int | None,
+    batch_size: int = 16,
+    span: str = "agent",
 ) -> list[list[list[float] | None]]:
-    """Features of every step of ``records`` (sorted by length into batches; input order kept)."""
+    """Features of every step of ``records`` over each step's ``span`` tokens
+    (:data:`prmkit.scorers.likelihood.SPANS`; sorted by length into batches; input order kept)."""
     fmt = get_format("lm-likelihood")
     rendered = render_many(
         [r.problem for r in records], [r.steps for r in records], fmt, tokenizer, max_length
@@ -251,26 +272,33 @@ def step_features_of(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(rendered)), key=lambda i: len(rendered[i]))
     out: list[list[list[float] | None]] = [[] for _ in rendered]
+    pieces = _Pieces(tokenizer)
     for k in range(0, len(order), batch_size):
         idx = [i for i in order[k : k + batch_size] if len(rendered[i])]
         if idx:
             for i, f in zip(
-                idx, batch_features(model, tokenizer, [rendered[i] for i in idx], digits, pad), strict=True
+                idx,
+                batch_features(model, tokenizer, [rendered[i] for i in idx], digits, pad, span, pieces),
+                strict=True,
             ):
                 out[i] = f
     return out
 
 
 def train_likelihood(
-    cfg: Any, model: Any, tokenizer: Any, records: Sequence[Solution], out: Path
+    cfg: Any, model: Any, tokenizer: Any, records: Sequence[Solution], out: Path, span: str = "agent"
 ) -> dict[str, Any]:
     """Fit the head on ``records``' labels and save model + tokenizer + ``prmkit.json`` to ``out``.
-    Returns ``{"head", "n_steps", "seconds", "tokens"}``."""
+    ``span``: which tokens of a step the features read (kept in the head;
+    :data:`prmkit.scorers.likelihood.SPANS`). Returns ``{"head", "n_steps", "seconds", "tokens"}``."""
+    if span not in SPANS:
+        raise PrmkitError(f"unknown likelihood span {span!r}; known: {', '.join(SPANS)}", field="span")
     t0 = time.perf_counter()
     model.eval()
-    feats = step_features_of(model, tokenizer, records, cfg.max_length)
+    feats = step_features_of(model, tokenizer, records, cfg.max_length, span=span)
     x: list[list[float]] = []
     y: list[float] = []
+    last: list[bool] = []
     loss = getattr(cfg, "loss", "bce")
     outcome = loss in ("freeprm", "outcome-bce")
     labels_of = [outcome_pseudo_labels(r) if outcome else (r.labels or []) for r in records]
@@ -279,13 +307,15 @@ def train_likelihood(
             if f[i] is not None:
                 x.append(f[i])  # type: ignore[arg-type]
                 y.append(v)
+                last.append(i == len(labels) - 1)
     if not x:
         raise PrmkitError("no record has a trainable step label", file=cfg.data)
     if loss == "freeprm":
-        head = fit_head_freeprm(x, y, buffer_factor=getattr(cfg, "freeprm_buffer_factor", None),
-                                seed=getattr(cfg, "seed", 0))  # fmt: skip
+        head = fit_head_freeprm(x, y, buffer_factor=getattr(cfg, "freeprm_buffer_factor", FREEPRM_BETA),
+                                seed=getattr(cfg, "seed", 0), last=last)  # fmt: skip
     else:
         head = fit_head(x, y)
+    head["span"] = span
     if outcome:  # no step labels: the bias comes from the outcomes
         head["b"] = _outcome_bias(head, [bool(lab and lab[0] >= 0.5) for lab in labels_of], feats)
     else:

@@ -170,6 +170,10 @@ def implicit_dpo_loss(reward_chosen: Any, reward_rejected: Any) -> Any:
     return -F.logsigmoid(reward_chosen.float() - reward_rejected.float()).mean()
 
 
+#: FreePRM's buffer weight ``beta`` in the authors' code (``train_prm.py``, ``use_random_beta`` off)
+FREEPRM_BETA = 0.5
+
+
 def freeprm_loss(logits: Any, pseudo: Any, buffer_factor: Any = None) -> Any:
     """FreePRM buffer loss (docs/methods.md#d5-freeprm-buffer-loss), mean over steps.
 

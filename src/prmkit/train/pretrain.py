@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from transformers import AutoModelForCausalLM
@@ -114,6 +114,29 @@ class PretrainConfig:
 
     def world_options(self) -> dict[str, Any]:
         return {"max_value": self.max_value, "min_ops": self.min_ops, "max_ops": self.max_ops}
+
+    # ---- the corpus hooks :func:`pretrain` calls (a world's config provides its own: see
+    # :class:`prmkit.train.pretrain_tools.ToolsPretrainConfig`)
+
+    #: the CLI command whose flags a recipe's ``commands`` spell out
+    COMMAND: ClassVar[str] = "prmkit world arith pretrain"
+
+    def make_tokenizer(self) -> Any:
+        """The world tokenizer of a fresh run."""
+        return world_tokenizer(self.vocab_size, self.seed)
+
+    def batches(self, tokenizer: Any, start: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+        """The deterministic training stream from batch ``start`` on (:func:`batch_tensors` dicts)."""
+        return training_batches(self, tokenizer, start)
+
+    def evaluate(self, model: Any, tokenizer: Any) -> dict[str, Any]:
+        """Held-out accuracy (a dict with ``acc`` and ``loss``), logged and kept in the recipe."""
+        return result_accuracy(model, tokenizer, self.n_eval, diversity=self.diversity,
+                               max_length=self.max_length, **self.world_options())  # fmt: skip
+
+    @staticmethod
+    def describe(acc: dict[str, Any]) -> str:
+        return "result accuracy " + " ".join(f"{op} {100 * v:.1f}%" for op, v in acc["acc"].items())
 
 
 def train_seed(seed: int, step: int) -> int:
@@ -346,23 +369,26 @@ def _save_checkpoint(ckpt: Path, model: Any, opt: Any, state: dict[str, Any]) ->
 
 
 #: fields that do not change what is learned (bookkeeping); left out of a phase's recipe
-_BOOKKEEPING = ("out", "resume", "quiet", "threads", "eval_every", "n_eval", "save_every", "time_budget_s")
+_BOOKKEEPING = ("out", "resume", "quiet", "threads", "eval_every", "n_eval", "save_every", "time_budget_s",
+                "stop_after")  # fmt: skip
 
 
 def _recipe_fields(cfg: PretrainConfig) -> dict[str, Any]:
     return {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING}
 
 
-def _command(phase: dict[str, Any], first: bool) -> str:
-    """The CLI command of one phase: the flags that differ from the defaults."""
-    default = _recipe_fields(PretrainConfig(out="x"))
+def _command(phase: dict[str, Any], first: bool, cls: Any = PretrainConfig) -> str:
+    """The CLI command of one phase: the flags that differ from the defaults of ``cls``."""
+    default = _recipe_fields(cls(out="x"))
     flags = [f"--{k.replace('_', '-')} {v}" for k, v in phase.get("recipe", {}).items()
              if k != "max_steps" and v != default.get(k)]  # fmt: skip
-    return " ".join(["prmkit world arith pretrain --out DIR", f"--max-steps {phase['max_steps']}", *flags]
+    if "stopped_at" in phase:  # cut short (time budget): the step it stopped at replays it
+        flags.append(f"--stop-after {phase['stopped_at']}")
+    return " ".join([f"{cls.COMMAND} --out DIR", f"--max-steps {phase['max_steps']}", *flags]
                     + ([] if first else ["--resume"]))  # fmt: skip
 
 
-def export_model(model: Any, tokenizer: Any, out: Path, cfg: PretrainConfig, extra: dict[str, Any]) -> Path:
+def export_model(model: Any, tokenizer: Any, out: Path, cfg: Any, extra: dict[str, Any]) -> Path:
     """Save the model in float16 safetensors + tokenizer + ``recipe.json`` (config, seed, sha256)."""
     import copy
 
@@ -375,7 +401,7 @@ def export_model(model: Any, tokenizer: Any, out: Path, cfg: PretrainConfig, ext
         "seed": cfg.seed,
         "sha256": {"model.safetensors": sha256_file(out / "model.safetensors")},
         "commands": [
-            _command(p, k == 0)
+            _command(p, k == 0, type(cfg))
             for k, p in enumerate(
                 extra.get("phases") or [{"max_steps": cfg.max_steps, "recipe": _recipe_fields(cfg)}]
             )
@@ -386,8 +412,12 @@ def export_model(model: Any, tokenizer: Any, out: Path, cfg: PretrainConfig, ext
     return out
 
 
-def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
+def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     """Pretrain (or resume) the world base LM; returns the final held-out accuracies.
+
+    ``cfg`` is a :class:`PretrainConfig` (the arithmetic world) or another world's config with the
+    same training fields and corpus hooks (``make_tokenizer``, ``batches``, ``evaluate``,
+    ``describe``, ``COMMAND``), e.g. :class:`prmkit.train.pretrain_tools.ToolsPretrainConfig`.
 
     Writes ``OUT/log.jsonl`` (loss every 50 steps, accuracies every ``eval_every``),
     ``OUT/checkpoint`` (every ``save_every`` steps) and ``OUT/model`` (float16, with recipe.json).
@@ -408,12 +438,13 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
     else:
         if ckpt.exists() and not cfg.resume:
             raise PrmkitError(f"{ckpt} exists: pass --resume to continue it, or use a new --out", field="out")
-        tokenizer = world_tokenizer(cfg.vocab_size, cfg.seed)
+        tokenizer = cfg.make_tokenizer()
         tokenizer.save_pretrained(out / "tokenizer")
         model = build_base_model(cfg, tokenizer)
     recipe = _recipe_fields(cfg)
     if not phases or phases[-1]["max_steps"] != cfg.max_steps or phases[-1].get("recipe", recipe) != recipe:
         phases = [*phases, {"from_step": start, "max_steps": cfg.max_steps, "recipe": recipe}]
+    phases[-1].pop("stopped_at", None)  # set again below if this run is cut short too
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     if start:
@@ -427,20 +458,18 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
     t0 = time.perf_counter() - elapsed
     step = start
     run_loss, run_n = 0.0, 0
-    evaluate = lambda: result_accuracy(  # noqa: E731
-        model,
-        tokenizer,
-        cfg.n_eval,
-        diversity=cfg.diversity,
-        max_length=cfg.max_length,
-        **cfg.world_options(),
-    )
+    evaluate = lambda: cfg.evaluate(model, tokenizer)  # noqa: E731
     with Bar(total=cfg.max_steps, description="pretraining", quiet=cfg.quiet) as bar:
         bar.advance(start)
-        batches = training_batches(cfg, tokenizer, start)
+        batches = cfg.batches(tokenizer, start)
         while step < cfg.max_steps:
             if cfg.time_budget_s is not None and time.perf_counter() - t0 > cfg.time_budget_s:
                 log(f"time budget reached at step {step}")
+                if hasattr(cfg, "stop_after"):  # a world config that can replay the cut
+                    phases[-1]["stopped_at"] = step
+                break
+            if getattr(cfg, "stop_after", None) is not None and step >= cfg.stop_after:
+                phases[-1]["stopped_at"] = step
                 break
             b = next(batches)
             for g in opt.param_groups:
@@ -463,8 +492,7 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
             if cfg.eval_every and step % cfg.eval_every == 0:
                 acc = evaluate()
                 rec |= {"step": step, "eval": acc}
-                log(f"step {step}: held-out loss {acc['loss']:.3f}, result accuracy "
-                    + " ".join(f"{op} {100 * v:.1f}%" for op, v in acc["acc"].items()))  # fmt: skip
+                log(f"step {step}: held-out loss {acc['loss']:.3f}, {cfg.describe(acc)}")
             if rec:
                 rec["elapsed_s"] = round(time.perf_counter() - t0, 1)
                 logf.write(json.dumps(rec) + "\n")
@@ -480,5 +508,5 @@ def pretrain(cfg: PretrainConfig, log: Any = print) -> dict[str, Any]:
     logf.close()
     export_model(model, tokenizer, out / "model", cfg, {"steps": step, "train_seconds": round(elapsed, 1),
                                                         "held_out": final, "n_params": n_params, "phases": phases})  # fmt: skip
-    log("final result accuracy: " + " ".join(f"{op} {100 * v:.1f}%" for op, v in final["acc"].items()))
+    log(f"final {cfg.describe(final)}")
     return final

@@ -65,9 +65,10 @@ from prmkit.render import PRMFormat, _single_token_id, get_format
 from prmkit.runs import versions
 from prmkit.scorers import SCORERS
 from prmkit.scorers.base import Scorer
+from prmkit.scorers.generative import GenerativeScorer
 from prmkit.scorers.implicit import ImplicitPRMScorer
 from prmkit.scorers.neural import resolve_window
-from prmkit.train.config import TrainConfig
+from prmkit.train.config import GENERATIVE, TrainConfig
 from prmkit.train.data import (
     PRMCollator,
     PRMDataset,
@@ -76,6 +77,7 @@ from prmkit.train.data import (
     load_records,
     split_records,
 )
+from prmkit.train.generative import ChainCollator, SFTTrainer, build_chain_examples
 from prmkit.train.likelihood import likelihood_scorer, train_likelihood
 from prmkit.train.losses import (
     bce_step_loss,
@@ -108,6 +110,8 @@ LABEL_SEMANTICS = {
     "implicit-ce": "sigmoid of the cumulative implicit reward q_t = beta * sum log(pi/pi_ref) up to step t",
     "freeprm": "P(right | right or wrong) of FreePRM's right/wrong/buffer head, trained on outcome pseudo labels",
     "outcome-bce": "probability that the solution's final answer is right, read per step (outcome pseudo labels)",
+    "sft": "generative verifier: mean over K chains of the verdict probability P(correct)/(P(correct)+P(incorrect)) "
+    "(or the share of 'correct' verdicts); 0 after a chain's first 'incorrect' (the prefix is wrong)",
 }
 
 #: how the implicit PRM scorer reads a checkpoint trained with ``implicit-ce`` (its label semantics)
@@ -624,6 +628,31 @@ def _last_checkpoint(out: Path) -> str | None:
     return get_last_checkpoint(str(out)) if out.is_dir() else None
 
 
+def record_tools(fmt: PRMFormat, records: list[Solution]) -> PRMFormat:
+    """A ``chat-tools`` format without ``tools`` takes the tool schemas the records carry in
+    ``meta["tools"]`` (the agent converters put them there); records with different schemas are
+    an error (the PRM sees one tools section, recorded in ``prmkit.json``). Other formats as given.
+
+    Example:
+        >>> from prmkit.render import get_format
+        >>> rec = Solution(id="a", problem="p", steps=["Action: look"], meta={"tools": [{"name": "look"}]})
+        >>> record_tools(get_format("chat-tools"), [rec]).tools
+        '[{"name": "look"}]'
+    """
+    if fmt.layout != "chat-tools" or fmt.tools is not None:
+        return fmt
+    seen = {
+        json.dumps(r.meta["tools"], ensure_ascii=False) for r in records if r.meta.get("tools") is not None
+    }
+    if len(seen) > 1:
+        raise PrmkitError(
+            f"format '{fmt.name}': the records carry {len(seen)} different tool schema lists (meta.tools); "
+            "a chat-tools PRM sees one: train on records with the same tools",
+            field="tools",
+        )
+    return replace(fmt, tools=seen.pop()) if seen else fmt
+
+
 def write_prmkit_json(
     out: Path, fmt: PRMFormat, cfg: TrainConfig, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -740,11 +769,14 @@ def train(
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
-    fmt = get_format(cfg.format)
+    # the generative verifier renders its prompt in the lm-likelihood layout (a causal LM)
+    fmt = record_tools(get_format("lm-likelihood" if cfg.format == GENERATIVE else cfg.format), train_records)
     resume_ckpt = _last_checkpoint(out) if cfg.resume else None
     with _main_process_first():  # under accelerate launch: rank 0 writes the tiny tokenizer first
         models = build_model(cfg, out, model_kind(fmt), train_records)
     cfg = replace(cfg, max_length=resolve_window(cfg.max_length, models.model, models.tokenizer, 1024))
+    if cfg.format == GENERATIVE:
+        return _train_generative(cfg, out, models, train_records, eval_records, resume_ckpt)
     if fmt.head == "likelihood":
         return _train_likelihood(cfg, out, fmt, models, train_records, eval_records)
 
@@ -851,6 +883,92 @@ def _train_likelihood(
     result = TrainResult(out_dir=str(out), metrics=metrics, history=history, global_step=0,
                          train_runtime_s=fit["seconds"], tokens_seen=fit["tokens"])  # fmt: skip
     write_summary(cfg, out, result, len(train_records), len(eval_records or []))
+    return result
+
+
+def verifier_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """The ``verifier`` block of a generative verifier's ``prmkit.json`` (the scorer's defaults)."""
+    return {"k": cfg.verifier_k, "temperature": cfg.verifier_temperature, "aggregate": cfg.verifier_aggregate}
+
+
+def _train_generative(
+    cfg: TrainConfig,
+    out: Path,
+    models: Models,
+    train_records: list[Solution],
+    eval_records: list[Solution] | None,
+    resume_ckpt: str | None,
+) -> TrainResult:
+    """``--format generative``: SFT on verification chains (:mod:`prmkit.train.generative`), save
+    with ``prmkit.json`` (format ``generative``), and evaluate the held-out records through the
+    scorer ``prmkit score`` builds (:class:`~prmkit.scorers.generative.GenerativeScorer`)."""
+    t_data = time.monotonic()
+    examples, stats = build_chain_examples(train_records, models.tokenizer, cfg.max_length, cfg.chain_source)
+    if not examples:
+        raise PrmkitError(
+            f"no training chain (all {stats.filtered_out} disagree with the labels)", file=cfg.data
+        )
+    dataset = PRMDataset(examples)
+    collator = ChainCollator(
+        models.tokenizer.pad_token_id if models.tokenizer.pad_token_id is not None else 0, cfg.verdict_weight
+    )
+    use_cuda = torch.cuda.is_available()
+    bf16 = cfg.bf16 if cfg.bf16 is not None else bool(use_cuda and torch.cuda.is_bf16_supported())
+    steps = total_steps(cfg, len(dataset))
+    args = training_arguments(cfg, out, steps, False, use_cuda, bf16)
+    if not resume_ckpt and (out / "train_log.jsonl").exists():
+        (out / "train_log.jsonl").unlink()
+    trainer = SFTTrainer(
+        model=models.model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=models.tokenizer,
+        group_batches=cfg.group_by_length,
+        callbacks=[TimeBudget(cfg.time_budget_s), Progress(steps), LogFile(out / "train_log.jsonl")],
+    )
+    trainer.remove_callback(PrinterCallback)
+    data_s = time.monotonic() - t_data
+    t_train = time.monotonic()
+    out_train = trainer.train(resume_from_checkpoint=resume_ckpt)
+    train_s = time.monotonic() - t_train
+    model = models.model.merge_and_unload() if cfg.lora else models.base
+    if trainer.is_world_process_zero():
+        if cfg.lora and cfg.save_adapter:
+            models.model.save_pretrained(str(out / "adapter"))
+        model.save_pretrained(str(out))
+        models.tokenizer.save_pretrained(str(out))
+        write_prmkit_json(out, get_format("lm-likelihood"), cfg,
+                          {"format": GENERATIVE, "prm_format": None, "score": "verdict probability",
+                           "verifier": verifier_settings(cfg), "chain_source": cfg.chain_source})  # fmt: skip
+    metrics: dict[str, float] = {
+        "train_loss": float(out_train.training_loss),
+        "train_runtime_s": round(train_s, 2),
+        "data_build_s": round(data_s, 2),
+        "tokens_per_s": round(collator.tokens_seen / train_s, 1) if train_s > 0 else 0.0,
+    }
+    history: list[dict[str, float]] = []
+    if eval_records:
+        scorer = GenerativeScorer(
+            model.eval(), models.tokenizer, max_length=cfg.max_length, **verifier_settings(cfg)
+        )
+        scored = list(scorer.score_records(eval_records))
+        m = processbench_metrics(
+            [predict_first_error(r.scores) for r in scored], [r.first_error for r in scored]
+        )
+        metrics |= {"eval_pb_f1": m["f1"], "eval_pb_acc_err": m["acc_err"], "eval_pb_acc_corr": m["acc_corr"],
+                    "eval_generated_tokens": scorer.compute["generated_tokens"]}  # fmt: skip
+        history.append(
+            {"step": trainer.state.global_step, **{k: v for k, v in metrics.items() if k.startswith("eval_")}}
+        )
+        if not is_quiet():
+            print(f"generative verifier: held-out first-error F1 {m['f1']:.1f}", file=sys.stderr)
+    result = TrainResult(out_dir=str(out), metrics=metrics, history=history, data_stats=stats.to_dict(),
+                         global_step=trainer.state.global_step, train_runtime_s=train_s,
+                         tokens_seen=collator.tokens_seen, tokens_padded=collator.tokens_padded,
+                         log_history=list(trainer.state.log_history), resumed_from=resume_ckpt)  # fmt: skip
+    if trainer.is_world_process_zero():
+        write_summary(cfg, out, result, len(train_records), len(eval_records or []))
     return result
 
 

@@ -1,0 +1,189 @@
+"""Generative verifier (issue 19 item 1) against the discriminative ``lm-likelihood`` PRM on the
+arithmetic world.
+
+Both start from the packaged base LM ``arith-base`` and see the same labelled solutions (policy
+samples of training seeds, exact step labels from the world's checker): the ``lm-likelihood``
+PRM fits its logistic head on them, the generative verifier is fine-tuned (SFT) on their
+verification chains (written from the checker, :mod:`prmkit.worlds.arith_verify`), loss on the
+verifier's tokens only. Metric: ProcessBench first-error F1 (threshold 0.5) on
+``make_bench(--n-bench, seed=--bench-seed)`` (held-out seed, exact labels).
+
+Verifier variants: K=1 greedy; K sampled chains (temperature ``--temperature``) for K = 1, 2, 4, 8
+(the first K of the same 8 samples per solution), each with ``vote`` (share of "correct"
+verdicts) and ``mean`` (mean verdict probability); compute per solution (chains, generated
+tokens, tokens fed) is reported.
+
+Regimes (``--regimes``): ``NAME:PROBLEMS:STEPS`` -- labelled solutions = 2 x PROBLEMS, SFT steps.
+
+Run: nice -n 19 .venv/bin/python benchmarks/generative_verifier.py
+Writes benchmarks/results/generative_verifier.json (after every regime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cheap_supervision import f1_on, fit_step_labels, sample_pool  # noqa: E402
+from prmkit.evaluate.processbench import predict_first_error, processbench_metrics  # noqa: E402
+from prmkit.models.packaged import resolve_model  # noqa: E402
+from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
+from prmkit.records import Solution, labels_from_first_error  # noqa: E402
+from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
+from prmkit.train import TrainConfig, train  # noqa: E402
+from prmkit.train.likelihood import step_features_of  # noqa: E402
+from prmkit.worlds.arith import make_bench  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def f1_of(scores, gold) -> dict:
+    m = processbench_metrics([predict_first_error(s) for s in scores], gold)
+    return {k: round(float(m[k] or 0.0), 2) for k in ("f1", "acc_err", "acc_corr")}
+
+
+def classifier_baseline(recs, bench, gold, steps: int, out_dir: str, args) -> dict:
+    """The discriminative PRM fine-tuned from the same base on the same labels: a
+    token-classification head (and the whole base) trained ``steps`` steps, scored on the bench."""
+    from prmkit.scorers import load_scorer
+
+    t0 = time.perf_counter()
+    train(TrainConfig(out=out_dir, model="arith-base", format="token-classification", max_steps=steps,
+                      batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed),
+          train_records=recs, eval_records=[])  # fmt: skip
+    scorer = load_scorer(None, out_dir)
+    scores = scorer.score_batch([r.problem for r in bench], [r.steps for r in bench])
+    return {**f1_of(scores, gold), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def evaluate_verifier(path: str, bench, gold, args) -> dict:
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    tok = load_tokenizer(path)
+    probs, steps = [r.problem for r in bench], [r.steps for r in bench]
+    out: dict = {}
+    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0)
+    t0 = time.perf_counter()
+    chains = greedy.sample(probs, steps)
+    secs = time.perf_counter() - t0
+    per = {k: round(v / len(bench), 1) for k, v in greedy.compute.items() if k != "solutions"}
+    for how in ("mean", "vote"):
+        out[f"greedy_k1_{how}"] = {**f1_of([greedy.scores_of(c, how=how) for c in chains], gold),
+                                   "per_solution": per, "seconds": round(secs, 1)}  # fmt: skip
+    samp = GenerativeScorer(model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed)
+    t0 = time.perf_counter()
+    chains = samp.sample(probs, steps)
+    secs = time.perf_counter() - t0
+    for k in (1, 2, 4, 8):
+        if k > args.k_max:
+            continue
+        gen = sum(sum(c.tokens for c in cs[:k]) for cs in chains) / len(bench)
+        for how in ("mean", "vote"):
+            # the old reading: a stopped chain's later steps vote 0 (share of chains clean up to the step)
+            prefix = [aggregate([c.values(soft=how == "mean") for c in cs[:k]], how) for cs in chains]
+            out[f"sampled_k{k}_{how}_prefix"] = f1_of(prefix, gold)
+            out[f"sampled_k{k}_{how}"] = {
+                **f1_of([samp.scores_of(cs, k=k, how=how) for cs in chains], gold),
+                "per_solution": {"chains": k, "generated_tokens": round(gen, 1)},
+            }
+    out["sampled_seconds_k_max"] = round(secs, 1)
+    out["sampled_compute_k_max"] = {
+        k: round(v / len(bench), 1) for k, v in samp.compute.items() if k != "solutions"
+    }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--regimes", nargs="+", default=["full:600:300", "small:100:60"])
+    ap.add_argument("--seed", type=int, default=0, help="training pool seed (problems of seed != bench)")
+    ap.add_argument("--n-bench", type=int, default=300)
+    ap.add_argument("--bench-seed", type=int, default=9001)
+    ap.add_argument("--error-rate", type=float, default=0.15)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--verdict-weight", type=float, default=10.0, help="loss weight of the verdict tokens")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--k-max", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--eval-only", action="store_true", help="evaluate the verifiers already trained in --work"
+    )
+    ap.add_argument("--work", default="runs/bench-generative")
+    ap.add_argument("--classifier", action="store_true",
+                    help="also fine-tune a token-classification PRM from the base on the same labels")
+    ap.add_argument("--out", default=str(RESULTS / "generative_verifier.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    base = resolve_model("arith-base")
+    lm = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    tok = load_tokenizer(base)
+    bench = make_bench(args.n_bench, seed=args.bench_seed, error_rate=args.error_rate)
+    gold = [int(r.first_error) for r in bench]
+    bench_feats = step_features_of(lm, tok, bench, 512)
+    result = {"benchmark": "generative_verifier", "args": vars(args), "regimes": {},
+              "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                          "threads": torch.get_num_threads()}}  # fmt: skip
+    for spec in args.regimes:
+        name, n_problems, steps = spec.split(":")
+        t0 = time.perf_counter()
+        pool = sample_pool(int(n_problems), 2, args.seed, args.error_rate)
+        recs = [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
+                         labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
+                for r in pool]  # fmt: skip
+        row: dict = {"labelled_solutions": len(recs), "sft_steps": int(steps)}
+        feats = step_features_of(lm, tok, recs, 512)
+        row["lm_likelihood"] = f1_on(fit_step_labels(recs, feats), bench_feats, gold)
+        out_dir = f"{args.work}/{name}"
+        if args.classifier:
+            row["token_classification"] = classifier_baseline(recs, bench, gold, int(steps), f"{out_dir}-tc", args)
+            print(json.dumps({name: {"token_classification": row["token_classification"]}}), flush=True)
+        if args.eval_only:
+            row["train"] = json.loads(Path(out_dir, "train_summary.json").read_text())["metrics"]
+            row["verifier"] = evaluate_verifier(out_dir, bench, gold, args)
+            result["regimes"][name] = row
+            Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+            print(json.dumps({name: row}), flush=True)
+            continue
+        res = train(TrainConfig(out=out_dir, model="arith-base", format="generative", max_steps=int(steps),
+                                batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed,
+                                verdict_weight=args.verdict_weight),
+                    train_records=recs, eval_records=[])  # fmt: skip
+        row["train"] = {"loss": round(res.metrics["train_loss"], 4), "seconds": res.metrics["train_runtime_s"],
+                        "data": res.data_stats}  # fmt: skip
+        row["verifier"] = evaluate_verifier(out_dir, bench, gold, args)
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        result["regimes"][name] = row
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps({name: row}), flush=True)
+    floors = {}
+    for name, row in result["regimes"].items():
+        v = row["verifier"]
+        best_k1 = max(v["greedy_k1_mean"]["f1"], v["sampled_k1_mean"]["f1"], v["sampled_k1_vote"]["f1"])
+        floors[name] = {
+            "greedy_ge_lm_likelihood": v["greedy_k1_mean"]["f1"] >= row["lm_likelihood"]["f1"],
+            "greedy_ge_token_classification": (v["greedy_k1_mean"]["f1"] >= row["token_classification"]["f1"]
+                                               if "token_classification" in row else None),
+            "k8_vote_minus_sampled_k1": round(v.get("sampled_k8_vote", {}).get("f1", 0) - v["sampled_k1_vote"]["f1"], 2),
+            "k8_mean_minus_sampled_k1": round(v.get("sampled_k8_mean", {}).get("f1", 0) - v["sampled_k1_mean"]["f1"], 2),
+            "k8_best_minus_greedy": round(max(v.get("sampled_k8_vote", {}).get("f1", 0),
+                                              v.get("sampled_k8_mean", {}).get("f1", 0)) - v["greedy_k1_mean"]["f1"], 2),
+            "best_k1": best_k1,
+        }  # fmt: skip
+    result["floors"] = floors
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(floors, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""Training a generative verifier (``prmkit train --format generative``): supervised fine-tuning
+of a causal LM on verification chains, the loss on the chain's tokens only.
+
+Data. Every training record becomes one example: the solution interleaved with its chain, as the
+scorer reads it (:mod:`prmkit.scorers.generative`): ``problem \\n step_1 \\n Check:`` + the line of
+step 1 + ``\\n``, ``step_2 \\n Check:`` + the line of step 2 + ``\\n``, ... up to the chain's last
+line (the first incorrect step, or the last step). Labels are ``-100`` on the solution and the
+markers and the token ids on the verifier's lines (and their newlines), so only the verifier's
+own tokens are learned (:func:`chain_example`). Where the chain
+comes from (``chain_source``):
+
+- ``meta``: ``record.meta["verification_chain"]`` (e.g. written by :func:`synthesise_chains`);
+- ``arith``: written from the arithmetic world's exact checker
+  (:func:`prmkit.worlds.arith_verify.verification_chain`; the record needs ``meta["arith"]``);
+- ``auto`` (default): ``meta`` when the record has a chain, else ``arith`` when it has a spec.
+
+Chains whose verdicts disagree with the record's step labels are dropped and counted (ThinkPRM's
+filter, :func:`chain_agrees`), whatever their source.
+
+For real data the chains are synthesised by an LLM behind an OpenAI-compatible server
+(:func:`synthesise_chains`): ``n`` chains per record are requested with :data:`SYNTH_PROMPT`,
+parsed (:func:`prmkit.scorers.generative.parse_chain`), and the first one whose verdicts agree
+with the labels is kept (docs/methods.md#h2-thinkprm-chain-filter).
+
+Example (the mask: solution and marker positions carry -100, the verifier's lines their own ids):
+    >>> ex = chain_example([[5, 6], [7]], marker=[3], lines=[[8, 9], [4]], newline_id=0)
+    >>> ex["input_ids"]
+    [5, 6, 3, 8, 9, 0, 7, 3, 4, 0]
+    >>> ex["labels"]
+    [-100, -100, -100, 8, 9, 0, -100, -100, 4, 0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import Trainer
+
+from prmkit.clients.openai_compat import choice_text
+from prmkit.errors import PrmkitError
+from prmkit.records import Solution, first_error_of
+from prmkit.scorers.generative import (
+    CHECK_MARKER,
+    parse_chain,
+    parse_line,
+    split_line,
+    step_segments,
+    verdict_tokens,
+)
+from prmkit.train.data import ShuffledLengthGroupedSampler
+from prmkit.worlds.arith_verify import verification_chain
+
+__all__ = [
+    "CHAIN_SOURCES",
+    "META_CHAIN",
+    "SYNTH_PROMPT",
+    "ChainCollator",
+    "ChainStats",
+    "SFTTrainer",
+    "build_chain_examples",
+    "chain_agrees",
+    "chain_example",
+    "chain_lines",
+    "chain_of",
+    "normalise_chain",
+    "sft_loss",
+    "synthesise_chains",
+]
+
+#: record meta key holding a verification chain
+META_CHAIN = "verification_chain"
+CHAIN_SOURCES = ("auto", "meta", "arith")
+
+SYNTH_PROMPT = """Check the solution to the problem step by step.
+
+Problem:
+{problem}
+
+Solution:
+{steps}
+
+For each step, in order, write one line: "Step i: <your check of the step>. correct" or \
+"Step i: <your check of the step>. incorrect". Stop after the first incorrect step."""
+
+
+def chain_of(record: Solution, source: str = "auto") -> str:
+    """The verification chain of ``record`` from ``source`` (see the module docs)."""
+    if source not in CHAIN_SOURCES:
+        raise PrmkitError(f"chain_source must be one of {', '.join(CHAIN_SOURCES)}", field="chain_source")
+    chain = (record.meta or {}).get(META_CHAIN)
+    if source in ("auto", "meta") and isinstance(chain, str) and chain.strip():
+        return chain
+    if source in ("auto", "arith") and "arith" in (record.meta or {}):
+        return verification_chain(record, record.steps)
+    raise PrmkitError(
+        f"record {record.id!r} has no verification chain (meta.{META_CHAIN})"
+        + (" and no arithmetic-world spec (meta.arith)" if source == "auto" else "")
+        + ": synthesise chains first (prmkit.train.generative.synthesise_chains)",
+        field="chain_source",
+    )
+
+
+def chain_agrees(chain: str, labels: Sequence[float | None] | None, n_steps: int) -> bool:
+    """ThinkPRM's filter: the chain's verdicts match the step labels up to the first error.
+
+    Every labelled step before the first error (label >= 0.5) must be judged ``correct`` and
+    the first error (the first label < 0.5) ``incorrect``; with no error every labelled step
+    must be judged correct. Unlabelled steps (``None``) are not checked. Records without labels
+    pass.
+
+    Example:
+        >>> chain_agrees("Step 1: ok. correct\\nStep 2: 2 + 2 = 4, not 5. incorrect", [1, 0, None], 3)
+        True
+        >>> chain_agrees("Step 1: ok. correct\\nStep 2: fine. correct", [1, 0], 2)
+        False
+    """
+    if labels is None:
+        return True
+    verdicts = parse_chain(chain, n_steps)
+    fe = first_error_of(list(labels))
+    last = fe if fe >= 0 else n_steps - 1
+    for i in range(last + 1):
+        if i < len(labels) and labels[i] is None:
+            continue
+        if verdicts[i] is None or verdicts[i] != (i != fe):
+            return False
+    return True
+
+
+def normalise_chain(text: str, n_steps: int) -> str:
+    """The lines of ``text`` that carry a verdict, up to and including the first ``incorrect``
+    (what an LLM wrote around them is dropped).
+
+    Example:
+        >>> normalise_chain("Sure!\\nStep 1: 2 + 2 = 4. correct\\nStep 2: bad. incorrect\\nStep 3: x. correct", 3)
+        'Step 1: 2 + 2 = 4. correct\\nStep 2: bad. incorrect'
+    """
+    out = []
+    for line in str(text).splitlines():
+        got = parse_line(line)
+        if got is None or not 0 < got[0] <= n_steps:
+            continue
+        out.append(line.strip())
+        if not got[1]:
+            break
+    return "\n".join(out)
+
+
+def chain_example(
+    segments: Sequence[Sequence[int]],
+    marker: Sequence[int],
+    lines: Sequence[Sequence[int]],
+    newline_id: int,
+    max_length: int | None = None,
+    verdict_ids: Sequence[int] = (),
+) -> dict[str, Any]:
+    """One SFT example: for each chain line ``i``, ``segments[i]`` and ``marker`` (labels -100)
+    then ``lines[i]`` and ``newline_id`` (labels = ids); cut to ``max_length``. ``verdict``
+    lists the position of each line's verdict token (its last token in ``verdict_ids``)."""
+    ids: list[int] = []
+    labels: list[int] = []
+    verdict: list[int] = []
+    for seg, line in zip(segments, lines, strict=False):
+        ids += [*seg, *marker]
+        labels += [-100] * (len(seg) + len(marker))
+        at = [j for j, t in enumerate(line) if t in verdict_ids]
+        if at:
+            verdict.append(len(ids) + at[-1])
+        ids += [*line, newline_id]
+        labels += [*line, newline_id]
+    if max_length is not None:
+        ids, labels = ids[:max_length], labels[:max_length]
+        verdict = [v for v in verdict if v < max_length]
+    return {"input_ids": ids, "labels": labels, "verdict": verdict}
+
+
+def chain_lines(chain: str, n_steps: int) -> list[str]:
+    """The verifier's part (:func:`~prmkit.scorers.generative.split_line`) of the chain's lines
+    for steps 1, 2, ... in order, up to the first incorrect; stops at a missing step.
+
+    Example:
+        >>> chain_lines("Step 1: 2 + 2 = 4. correct\\nStep 3: x. correct", 3)
+        [' 2 + 2 = 4. correct']
+    """
+    out: list[str] = []
+    for line in normalise_chain(chain, n_steps).splitlines():
+        got = parse_line(line)
+        if got is None or got[0] != len(out) + 1:
+            break
+        out.append(split_line(line))
+        if not got[1]:
+            break
+    return out
+
+
+@dataclass
+class ChainStats:
+    """What :func:`build_chain_examples` made: examples, chains dropped by the filter, chain
+    tokens (trained) and prompt tokens (masked), examples cut by the window."""
+
+    examples: int = 0
+    filtered_out: int = 0
+    chain_tokens: int = 0
+    prompt_tokens: int = 0
+    truncated: int = 0
+    dropped_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"examples": self.examples, "filtered_out": self.filtered_out, "chain_tokens": self.chain_tokens,
+                "prompt_tokens": self.prompt_tokens, "truncated": self.truncated}  # fmt: skip
+
+
+def build_chain_examples(
+    records: Sequence[Solution], tokenizer: Any, max_length: int | None, source: str = "auto"
+) -> tuple[list[dict[str, Any]], ChainStats]:
+    """SFT examples of ``records`` (see the module docs) and their statistics."""
+    stats = ChainStats()
+    chains: list[str] = []
+    keep: list[Solution] = []
+    for r in records:
+        c = chain_of(r, source)
+        if not chain_agrees(c, r.labels, len(r.steps)):
+            stats.filtered_out += 1
+            stats.dropped_ids.append(r.id)
+            continue
+        chains.append(c)
+        keep.append(r)
+    if not keep:
+        return [], stats
+    segs = step_segments(tokenizer, [r.problem for r in keep], [r.steps for r in keep])
+    marker = tokenizer(CHECK_MARKER, add_special_tokens=False)["input_ids"]
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"][-1]
+    verdicts = verdict_tokens(tokenizer)
+    lines = [chain_lines(c, len(r.steps)) for c, r in zip(chains, keep, strict=True)]
+    flat = [x for ls in lines for x in ls]
+    flat_ids = iter(tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else [])
+    examples = []
+    for sg, ls in zip(segs, lines, strict=True):
+        line_ids = [next(flat_ids) for _ in ls]
+        ex = chain_example(sg, marker, line_ids, newline, None, verdicts)
+        stats.truncated += int(max_length is not None and len(ex["input_ids"]) > max_length)
+        if max_length is not None:
+            ex = chain_example(sg, marker, line_ids, newline, max_length, verdicts)
+        n_chain = sum(v != -100 for v in ex["labels"])
+        stats.chain_tokens += n_chain
+        stats.prompt_tokens += len(ex["input_ids"]) - n_chain
+        if n_chain:
+            examples.append(ex)
+    stats.examples = len(examples)
+    return examples, stats
+
+
+class ChainCollator:
+    """Right-pads a batch: ``input_ids`` with ``pad_id``, ``labels`` with -100, an attention mask;
+    with ``verdict_weight != 1`` also ``weights`` (that weight at each line's verdict token)."""
+
+    def __init__(self, pad_id: int, verdict_weight: float = 1.0) -> None:
+        self.pad_id = pad_id
+        self.verdict_weight = verdict_weight
+        self.tokens_seen = 0
+        self.tokens_padded = 0
+
+    def __call__(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        n = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), n), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), n), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), n), dtype=torch.long)
+        for i, b in enumerate(batch):
+            m = len(b["input_ids"])
+            ids[i, :m] = torch.tensor(b["input_ids"])
+            labels[i, :m] = torch.tensor(b["labels"])
+            mask[i, :m] = 1
+        self.tokens_seen += int(mask.sum())
+        self.tokens_padded += mask.numel()
+        out = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if self.verdict_weight != 1.0:
+            weights = torch.ones((len(batch), n))
+            for i, b in enumerate(batch):
+                weights[i, list(b.get("verdict", []))] = self.verdict_weight
+            out["weights"] = weights
+        return out
+
+
+def sft_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Next-token cross-entropy over the positions whose *next* label is not -100 (the chain),
+    averaged over those tokens; with ``weights`` (one per label position) the weighted mean.
+
+    Example (two chain tokens, uniform logits over 4 tokens: ln 4 each):
+        >>> round(float(sft_loss(torch.zeros(1, 3, 4), torch.tensor([[-100, 1, 2]]))), 4)
+        1.3863
+    """
+    shift_logits = logits[:, :-1].float()
+    shift_labels = labels[:, 1:]
+    ce = torch.nn.functional.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.shape[-1]), shift_labels.reshape(-1), ignore_index=-100,
+        reduction="none",
+    )  # fmt: skip
+    keep = (shift_labels.reshape(-1) != -100).float()
+    w = keep if weights is None else keep * weights[:, 1:].reshape(-1).float()
+    return (ce * w).sum() / w.sum().clamp_min(1e-12)
+
+
+class SFTTrainer(Trainer):
+    """``transformers.Trainer`` with :func:`sft_loss` and length-grouped, shuffled batches."""
+
+    def __init__(self, *args: Any, group_batches: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.model_accepts_loss_kwargs = False
+        self.group_batches = group_batches
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        ds = train_dataset if train_dataset is not None else self.train_dataset
+        if self.group_batches and hasattr(ds, "lengths"):
+            global_batch = self.args.train_batch_size * max(1, self.args.world_size)
+            return ShuffledLengthGroupedSampler(ds.lengths, global_batch, seed=self.args.seed)
+        return super()._get_train_sampler(train_dataset)
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None):  # fmt: skip  # noqa: D102
+        out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        loss = sft_loss(out.logits, inputs["labels"], inputs.get("weights"))
+        return (loss, out) if return_outputs else loss
+
+
+# ---------------------------------------------------------------- chains from an LLM
+
+
+def synthesise_chains(
+    records: Sequence[Solution],
+    client: Any,
+    *,
+    model: str | None = None,
+    prompt: str = SYNTH_PROMPT,
+    n: int = 4,
+    temperature: float = 0.7,
+    max_tokens: int = 1024,
+    chat: bool = True,
+) -> tuple[list[Solution], dict[str, int]]:
+    """Verification chains written by an LLM (an :class:`~prmkit.clients.openai_compat.OpenAIClient`),
+    filtered as ThinkPRM: ``n`` chains per record are requested, each parsed; the first whose
+    verdicts agree with the record's labels (:func:`chain_agrees`) is kept, normalised
+    (:func:`normalise_chain`), in ``meta["verification_chain"]``. Returns the records that got a
+    chain and the counts ``{"records", "requests", "chains", "malformed", "disagree", "kept"}``
+    (a chain is malformed when it has no verdict line at all).
+
+    ``prompt`` is formatted with ``problem`` and ``steps`` (numbered ``Step i: text`` lines).
+    """
+    if n < 1:
+        raise PrmkitError("n must be >= 1", field="n")
+    name = model or client.first_model()
+
+    def ask(r: Solution) -> list[str]:
+        text = prompt.format(
+            problem=r.problem, steps="\n".join(f"Step {i + 1}: {s}" for i, s in enumerate(r.steps))
+        )
+        body: dict[str, Any] = {"model": name, "n": n, "temperature": temperature, "max_tokens": max_tokens}
+        if chat:
+            body["messages"] = [{"role": "user", "content": text}]
+            reply = client.post("chat/completions", body)
+        else:
+            body["prompt"] = text
+            reply = client.post("completions", body)
+        return [choice_text(c) for c in reply.get("choices") or []]
+
+    answers = client.map(ask, list(records), "synthesising chains")
+    counts = {"records": len(records), "requests": len(records), "chains": 0, "malformed": 0, "disagree": 0,
+              "kept": 0}  # fmt: skip
+    out: list[Solution] = []
+    for r, texts in zip(records, answers, strict=True):
+        kept = None
+        for t in texts:
+            counts["chains"] += 1
+            chain = normalise_chain(t, len(r.steps))
+            if not chain:
+                counts["malformed"] += 1
+            elif not chain_agrees(chain, r.labels, len(r.steps)):
+                counts["disagree"] += 1
+            elif kept is None:
+                kept = chain
+        if kept is not None:
+            counts["kept"] += 1
+            out.append(Solution(id=r.id, problem=r.problem, steps=list(r.steps), answer=r.answer,
+                                reference_answer=r.reference_answer, labels=r.labels,
+                                meta={**(r.meta or {}), META_CHAIN: kept}))  # fmt: skip
+    return out, counts
