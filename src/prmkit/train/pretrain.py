@@ -233,24 +233,43 @@ def encode_drills(
     return out
 
 
-def batch_tensors(encoded: Sequence[Encoded], pad_id: int, result_weight: float) -> dict[str, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask``, next-token ``targets`` (-100 at padding)
-    and per-target loss ``weights`` (``result_weight`` at result tokens)."""
-    n = max(len(e.ids) for e in encoded)
-    ids = torch.full((len(encoded), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), n), dtype=torch.long)
-    targets = torch.full((len(encoded), n), -100, dtype=torch.long)
-    weights = torch.zeros((len(encoded), n))
-    for i, e in enumerate(encoded):
-        L = len(e.ids)
-        ids[i, :L] = torch.tensor(e.ids)
+def pad_batch(rows: Sequence[tuple[Sequence[int], Sequence[float]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded ``input_ids``, ``attention_mask``, next-token ``targets`` (-100 at padding) and
+    per-target loss ``weights`` from ``(ids, weights)`` rows, where ``weights[q]`` weighs the
+    prediction of token ``q + 1`` (one weight per target, ``len(ids) - 1``). Every world's
+    pretraining batches go through here; the worlds differ only in the weights they give.
+
+    Example:
+        >>> b = pad_batch([([5, 6, 7], [1.0, 3.0]), ([8, 9], [1.0])], pad_id=0)
+        >>> b["targets"].tolist(), b["weights"].tolist()
+        ([[6, 7, -100], [9, -100, -100]], [[1.0, 3.0, 0.0], [1.0, 0.0, 0.0]])
+    """
+    n = max(len(ids) for ids, _ in rows)
+    ids_t = torch.full((len(rows), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    targets = torch.full((len(rows), n), -100, dtype=torch.long)
+    weights = torch.zeros((len(rows), n))
+    for i, (ids, w) in enumerate(rows):
+        L = len(ids)
+        if len(w) != L - 1:
+            raise PrmkitError(f"row {i}: {len(w)} weights for {L - 1} targets")
+        ids_t[i, :L] = torch.tensor(list(ids))
         mask[i, :L] = 1
-        targets[i, : L - 1] = ids[i, 1:L]
-        weights[i, : L - 1] = 1.0
+        targets[i, : L - 1] = ids_t[i, 1:L]
+        weights[i, : L - 1] = torch.tensor(list(w), dtype=weights.dtype)
+    return {"input_ids": ids_t, "attention_mask": mask, "targets": targets, "weights": weights}
+
+
+def batch_tensors(encoded: Sequence[Encoded], pad_id: int, result_weight: float) -> dict[str, torch.Tensor]:
+    """:func:`pad_batch` with weight ``result_weight`` at result tokens, 1 elsewhere."""
+    rows = []
+    for e in encoded:
+        w = [1.0] * (len(e.ids) - 1)
         for _, pos in e.results:
             for q in pos:
-                weights[i, q - 1] = result_weight  # the logit at q-1 predicts token q
-    return {"input_ids": ids, "attention_mask": mask, "targets": targets, "weights": weights}
+                w[q - 1] = result_weight  # the logit at q-1 predicts token q
+        rows.append((e.ids, w))
+    return pad_batch(rows, pad_id)
 
 
 def weighted_lm_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ from prmkit.errors import PrmkitError
 from prmkit.models.tiny import train_tokenizer
 from prmkit.records import Problem
 from prmkit.render import render_many
-from prmkit.train.pretrain import HELD_OUT_SEED_LIMIT, train_seed
+from prmkit.train.pretrain import HELD_OUT_SEED_LIMIT, pad_batch, train_seed
 
 #: seed of the held-out tasks :func:`action_accuracy` reads by default
 EVAL_SEED = 4_343_434
@@ -235,21 +235,10 @@ def encode_trajectories(
 def batch_tensors(
     encoded: Sequence[EncodedTrajectory], pad_id: int, argument_weight: float, observation_weight: float
 ) -> dict[str, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask``, next-token ``targets`` (-100 at padding) and
-    per-target loss ``weights`` by the kind of the predicted token."""
-    n = max(len(e.ids) for e in encoded)
-    by_kind = torch.tensor([1.0, observation_weight, 1.0, argument_weight])
-    ids = torch.full((len(encoded), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), n), dtype=torch.long)
-    targets = torch.full((len(encoded), n), -100, dtype=torch.long)
-    weights = torch.zeros((len(encoded), n))
-    for i, e in enumerate(encoded):
-        L = len(e.ids)
-        ids[i, :L] = torch.tensor(e.ids)
-        mask[i, :L] = 1
-        targets[i, : L - 1] = ids[i, 1:L]
-        weights[i, : L - 1] = by_kind[torch.tensor(e.kind[1:L])]  # the logit at q-1 predicts token q
-    return {"input_ids": ids, "attention_mask": mask, "targets": targets, "weights": weights}
+    """:func:`prmkit.train.pretrain.pad_batch` with each target weighed by the kind of the
+    predicted token (other 1, observation ``observation_weight``, argument ``argument_weight``)."""
+    by_kind = (1.0, observation_weight, 1.0, argument_weight)
+    return pad_batch([(e.ids, [by_kind[k] for k in e.kind[1:]]) for e in encoded], pad_id)
 
 
 @torch.no_grad()
