@@ -17,7 +17,10 @@ Stages (held-out tasks throughout; train tasks only feed the PRM's labels):
 4. ``search-prm``: greedy K=4 with the trained PRM: success and the fraction of the oracle's gain.
 5. ``pairwise``: the trained PRM on held-out ToolPRMBench-style pairs (``make_pairs``).
 6. ``first-error``: the trained PRM's first-error F1 on the held-out bench.
-7. ``textworld``: q-target labelling and search on generated TextWorld games (when installed).
+7. ``textworld``: q-target labelling and search on generated TextWorld games (when installed):
+   the agent alone, greedy K=4 scored by the rollout value of each candidate, and greedy K=4 with
+   a tiny token-classification PRM trained on q-target labels of agent episodes on other games
+   (seeds 100-139) and its first-error F1 on the evaluation games' labelled episodes.
 
 Run: ``nice -n 19 .venv/bin/python benchmarks/agents.py`` (``--quick`` for a smoke run,
 ``--stages labels,search-oracle`` for a subset; stages read the previous results from the JSON).
@@ -333,8 +336,8 @@ def stage_textworld(a, res: dict[str, Any]) -> dict[str, Any]:
     )
     log(f"textworld labels: {len(recs)} episodes, {failed} failed, {with_error} with a first error, "
         f"{rollouts} rollouts, {label_s:.0f}s")  # fmt: skip
-    # a PRM from the labels is out of reach here; the search uses the MC value of each candidate
-    # action as its score (a rollout-value PRM: q-target of the prefix, n rollouts)
+    # search 1: the MC value of each candidate action as its score (a rollout-value PRM: q-target
+    # of the prefix, n rollouts); search 2 (below): a PRM trained on labels of other games
     scorer = RolloutValueScorer(policy(), games, n=a.tw_n, seed=a.seed, max_steps=None)
     t0 = time.perf_counter()
     alone = search(games, policy(), _flat(), SearchConfig(method="greedy", n=1, agg="last", max_steps=a.tw_max_turns,
@@ -399,7 +402,7 @@ def _textworld_trained_prm(a, env_opts, games, eval_recs, policy) -> dict[str, A
     WORK.mkdir(parents=True, exist_ok=True)
     inp = WORK / "tw-train-games.jsonl"
     inp.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in tasks), encoding="utf-8")
-    d = WORK / f"tw-train-labels-{a.tw_train_labels}"
+    d = WORK / f"tw-train-labels-{a.tw_train_labels}-s{a.tw_samples}"
     opts = {"gamma": 0.95, "label_type": "hard"} if a.tw_train_labels == "q-target" else {}
     policy_opts: dict[str, Any] = {"env": "textworld", **{f"env.{k}": v for k, v in env_opts.items()},
                                    "agent": "textworld-noisy", "error_rate": a.tw_error_rate}  # fmt: skip
@@ -546,7 +549,7 @@ def main() -> None:
     ap.add_argument("--tw-max-turns", type=int, default=20)
     ap.add_argument("--tw-train-seed", type=int, default=100, help="first TextWorld train game seed")
     ap.add_argument("--tw-train-games", type=int, default=40)
-    ap.add_argument("--tw-samples", type=int, default=5, help="agent episodes per TextWorld train game")
+    ap.add_argument("--tw-samples", type=int, default=10, help="agent episodes per TextWorld train game")
     ap.add_argument("--tw-train-labels", default="q-target", choices=["binary", "q-target"])
     ap.add_argument("--tw-train-steps", type=int, default=300)
     ap.add_argument("--tw-train-budget", type=float, default=420.0, help="TextWorld PRM training budget (s)")
