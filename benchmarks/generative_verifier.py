@@ -118,8 +118,11 @@ def main() -> None:
         "--eval-only", action="store_true", help="evaluate the verifiers already trained in --work"
     )
     ap.add_argument("--work", default="runs/bench-generative")
-    ap.add_argument("--classifier", action="store_true",
-                    help="also fine-tune a token-classification PRM from the base on the same labels")
+    ap.add_argument(
+        "--classifier",
+        action="store_true",
+        help="also fine-tune a token-classification PRM from the base on the same labels",
+    )
     ap.add_argument("--out", default=str(RESULTS / "generative_verifier.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -145,7 +148,9 @@ def main() -> None:
         row["lm_likelihood"] = f1_on(fit_step_labels(recs, feats), bench_feats, gold)
         out_dir = f"{args.work}/{name}"
         if args.classifier:
-            row["token_classification"] = classifier_baseline(recs, bench, gold, int(steps), f"{out_dir}-tc", args)
+            row["token_classification"] = classifier_baseline(
+                recs, bench, gold, int(steps), f"{out_dir}-tc", args
+            )
             print(json.dumps({name: {"token_classification": row["token_classification"]}}), flush=True)
         if args.eval_only:
             row["train"] = json.loads(Path(out_dir, "train_summary.json").read_text())["metrics"]
