@@ -32,34 +32,46 @@ from prmkit.worlds.tools import META_KEY as TOOLS_KEY
 from prmkit.worlds.tools import check_turns
 
 
-@SCORERS.register("arith-oracle")
-class ArithOracleScorer(Scorer):
-    """Exact 1.0/0.0 step scores for arithmetic-world problems (see module docstring)."""
+class WorldOracle(Scorer):
+    """The shared part of the world oracles: problems indexed by text, loading from a problems
+    file or records, and the scores from a first error. A world sets :attr:`meta_key` (the
+    problem meta that holds its spec), :attr:`noun` and :meth:`first_error`."""
 
-    def __init__(self, problems: Iterable[Problem], *, partial: bool = True) -> None:
-        self.partial = partial
+    #: the ``Problem.meta`` key of the world's spec (required on every problem)
+    meta_key: str = ""
+    #: what the world calls its problems, for messages
+    noun: str = "problems"
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        name = SCORER_NAME_OF.get(type(self), type(self).__name__)
         self._by_text: dict[str, Problem] = {}
         for p in problems:
-            if "arith" not in p.meta:
-                raise PrmkitError(f"problem {p.id!r} has no meta['arith'] spec", field="meta.arith")
+            if self.meta_key not in p.meta:
+                raise PrmkitError(
+                    f"problem {p.id!r} has no meta['{self.meta_key}'] spec", field=f"meta.{self.meta_key}"
+                )
             self._by_text[p.question] = p
         if not self._by_text:
-            raise PrmkitError("the arith oracle needs at least one arithmetic-world problem")
+            raise PrmkitError(f"{name} needs at least one {self.noun[:-1]} of its world")
 
     @classmethod
     def load(
         cls, path: str | os.PathLike | None = None, problems_file: str | os.PathLike | None = None, **options
-    ) -> ArithOracleScorer:
-        """Build from a problems JSONL (``prmkit world arith problems``) or canonical records.
+    ) -> WorldOracle:
+        """Build from a problems JSONL or canonical records carrying the world's spec in meta.
 
         ``path`` is accepted as the file when ``problems_file`` is not given (so
         ``load_scorer("arith-oracle", "problems.jsonl")`` works).
         """
         src = problems_file if problems_file is not None else path
         if src is None:
-            raise PrmkitError("arith-oracle needs problems_file= (the problems JSONL it scores)")
-        probs = list(_read_any(src))
-        return cls(probs, **options)
+            name = SCORER_NAME_OF.get(cls, cls.__name__)
+            raise PrmkitError(f"{name} needs problems_file= (the {cls.noun} JSONL it scores)")
+        return cls(list(_read_any(src)), **options)
+
+    def first_error(self, problem: Problem, steps: list[str]) -> int:
+        """0-based first incorrect step of ``steps`` for ``problem``, -1 when none."""
+        raise NotImplementedError
 
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
         out: list[StepScores] = []
@@ -67,18 +79,31 @@ class ArithOracleScorer(Scorer):
             p = self._by_text.get(q)
             if p is None:
                 raise PrmkitError(
-                    f"problem text not among the oracle's {len(self._by_text)} problems: {q[:80]!r}",
+                    f"problem text not among the oracle's {len(self._by_text)} {self.noun}: {q[:80]!r}",
                     field="problem",
                 )
-            chk = check_steps(p, st, partial=self.partial)
-            fe = chk.first_error
+            fe = self.first_error(p, st)
             n = len(st)
             out.append([1.0] * n if fe < 0 else [1.0] * fe + [0.0] * (n - fe))
         return out
 
 
+@SCORERS.register("arith-oracle")
+class ArithOracleScorer(WorldOracle):
+    """Exact 1.0/0.0 step scores for arithmetic-world problems (see module docstring)."""
+
+    meta_key = "arith"
+
+    def __init__(self, problems: Iterable[Problem], *, partial: bool = True) -> None:
+        self.partial = partial
+        super().__init__(problems)
+
+    def first_error(self, problem: Problem, steps: list[str]) -> int:
+        return check_steps(problem, steps, partial=self.partial).first_error
+
+
 @SCORERS.register("tools-oracle")
-class ToolsOracleScorer(Scorer):
+class ToolsOracleScorer(WorldOracle):
     """Exact 1.0/0.0 step scores for tool-world trajectories (:func:`prmkit.worlds.tools.check_turns`).
 
     Like ``arith-oracle``: built with the tasks (``meta["tools"]`` holds each task's spec; the
@@ -100,49 +125,24 @@ class ToolsOracleScorer(Scorer):
         [0.0, 0.0]
     """
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self._by_text: dict[str, Problem] = {}
-        for p in problems:
-            if TOOLS_KEY not in p.meta:
-                raise PrmkitError(
-                    f"problem {p.id!r} has no meta['{TOOLS_KEY}'] spec", field=f"meta.{TOOLS_KEY}"
-                )
-            self._by_text[p.question] = p
-        if not self._by_text:
-            raise PrmkitError("the tools oracle needs at least one tool-world task")
+    meta_key = TOOLS_KEY
+    noun = "tasks"
 
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike | None = None, problems_file: str | os.PathLike | None = None, **options
-    ) -> ToolsOracleScorer:
-        """Build from a tasks JSONL (``prmkit world tools tasks``) or canonical records carrying
-        ``meta["tools"]`` (``prmkit world tools bench`` / ``pool``)."""
-        src = problems_file if problems_file is not None else path
-        if src is None:
-            raise PrmkitError("tools-oracle needs problems_file= (the tasks JSONL it scores)")
-        return cls(list(_read_any(src)), **options)
+    def first_error(self, problem: Problem, steps: list[str]) -> int:
+        turns: list[Turn] = []
+        for s in steps:
+            try:
+                turns.append(turn_from_step(s)[1])
+            except PrmkitError:
+                break
+        fe = check_turns(problem, turns).first_error if turns else -1
+        if len(turns) < len(steps):  # an unreadable step is an error
+            fe = len(turns) if fe < 0 else fe
+        return fe
 
-    def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
-        out: list[StepScores] = []
-        for q, st in zip(problems, steps, strict=True):
-            p = self._by_text.get(q)
-            if p is None:
-                raise PrmkitError(
-                    f"problem text not among the oracle's {len(self._by_text)} tasks: {q[:80]!r}",
-                    field="problem",
-                )
-            turns: list[Turn] = []
-            for s in st:
-                try:
-                    turns.append(turn_from_step(s)[1])
-                except PrmkitError:
-                    break
-            fe = check_turns(p, turns).first_error if turns else -1
-            if len(turns) < len(st):  # an unreadable step is an error
-                fe = len(turns) if fe < 0 else fe
-            n = len(st)
-            out.append([1.0] * n if fe < 0 else [1.0] * fe + [0.0] * (n - fe))
-        return out
+
+#: the registered name of each oracle class, for messages
+SCORER_NAME_OF: dict[type, str] = {ArithOracleScorer: "arith-oracle", ToolsOracleScorer: "tools-oracle"}
 
 
 def _read_any(path: str | os.PathLike) -> Iterable[Problem]:
