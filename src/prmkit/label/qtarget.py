@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from prmkit.errors import PrmkitError
@@ -51,6 +52,7 @@ from prmkit.label.base import (
     Labeller,
     LabelOutcome,
     PrefixStat,
+    labels_hard,
     solution_answer_correct,
 )
 from prmkit.label.mc import prefix_value_entries
@@ -169,7 +171,7 @@ class QTargetLabeller(Labeller):
         if self.label_type == "soft":
             labels = list(q)
         else:
-            labels = [1.0 if p > self.threshold else 0.0 for p in success]
+            labels = labels_hard(success, self.threshold)
         meta: dict[str, Any] = {
             "method": "q-target",
             "n": self.n,
@@ -222,22 +224,8 @@ def pool_q_targets(records: Iterable[Solution]) -> list[Solution]:
         p = [sums[k][1] / sums[k][2] for k in lab["keys"]]
         counts = [int(sums[k][2]) for k in lab["keys"]]
         labels: StepValues = (
-            list(q)
-            if lab.get("label_type") == "soft"
-            else [1.0 if v > lab.get("threshold", 0.0) else 0.0 for v in p]
+            list(q) if lab.get("label_type") == "soft" else labels_hard(p, lab.get("threshold", 0.0))
         )
         meta = {**r.meta, "labelling": {**lab, "values": q, "success": p, "counts": counts, "pooled": True}}
-        out.append(
-            Solution(
-                id=r.id,
-                problem=r.problem,
-                steps=list(r.steps),
-                answer=r.answer,
-                reference_answer=r.reference_answer,
-                labels=labels,
-                scores=r.scores,
-                meta=meta,
-                turns=r.turns,
-            )
-        )
+        out.append(replace(r, steps=list(r.steps), labels=labels, meta=meta))
     return out

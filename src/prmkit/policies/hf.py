@@ -32,7 +32,6 @@ Example (not run: loads a model)::
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +42,6 @@ from transformers import (
     AutoModelForCausalLM,
     DynamicCache,
     GenerationConfig,
-    LlamaForCausalLM,
     LogitsProcessor,
     LogitsProcessorList,
     StoppingCriteria,
@@ -51,6 +49,7 @@ from transformers import (
 )
 
 from prmkit.errors import PrmkitError
+from prmkit.models.cache import CACHE_KW
 from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.policies.base import (
@@ -72,12 +71,6 @@ from prmkit.policies.text import (
 from prmkit.progress import Bar
 from prmkit.records import Problem
 from prmkit.runs import derive_seed
-
-#: the keyword a model's forward and ``generate`` take a KV cache by: ``cache`` in recent
-#: transformers, ``past_key_values`` before (still accepted there, with a deprecation warning)
-_CACHE_KW = (
-    "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
-)
 
 
 def load_model_and_tokenizer(
@@ -315,7 +308,7 @@ class HFPolicy(BatchedPolicy):
         cache = DynamicCache(config=self.model.config)
         with torch.inference_mode():
             if common:
-                self.model(input_ids=prefix, **{_CACHE_KW: cache}, use_cache=True, logits_to_keep=1)
+                self.model(input_ids=prefix, **{CACHE_KW: cache}, use_cache=True, logits_to_keep=1)
                 cache.reorder_cache(torch.zeros(len(ids), dtype=torch.long, device=dev))
             mask = torch.tensor(
                 [[1] * common + [0] * (width - len(r)) + [1] * len(r) for r in rests], device=dev
@@ -327,7 +320,7 @@ class HFPolicy(BatchedPolicy):
                     input_ids=rest_ids,
                     attention_mask=mask,
                     position_ids=pos,
-                    **{_CACHE_KW: cache},
+                    **{CACHE_KW: cache},
                     use_cache=True,
                     logits_to_keep=1,
                 )
@@ -355,7 +348,7 @@ class HFPolicy(BatchedPolicy):
             distinct = list(dict.fromkeys(texts))
             ids = self.tokenizer(distinct, add_special_tokens=not has_template)["input_ids"]
             where = {t: i for i, t in enumerate(distinct)}
-            input_ids, attention_mask, extra[_CACHE_KW] = self._shared_prompts(ids, [where[t] for t in texts])
+            input_ids, attention_mask, extra[CACHE_KW] = self._shared_prompts(ids, [where[t] for t in texts])
             enc = {"input_ids": input_ids, "attention_mask": attention_mask}
         else:
             enc = self.tokenizer(

@@ -29,6 +29,7 @@ import numpy as np
 
 from prmkit.errors import PrmkitError
 from prmkit.rl.credit import (
+    _np,
     _restorer,
     _steps,
     min_form_returns,
@@ -49,9 +50,7 @@ def turn_spans(assistant_mask: Any) -> list[list[tuple[int, int]]]:
         >>> turn_spans([[0, 1, 1, 0, 1], [1, 0, 0, 0, 0]])
         [[(1, 3), (4, 5)], [(0, 1)]]
     """
-    m = np.asarray(
-        assistant_mask.detach().cpu().numpy() if hasattr(assistant_mask, "detach") else assistant_mask
-    ).astype(bool)
+    m = _np(assistant_mask, dtype=bool)
     if m.ndim != 2:
         raise PrmkitError(f"assistant_mask must be [B, L], got shape {m.shape}", field="assistant_mask")
     out = []
@@ -82,10 +81,8 @@ def turn_token_advantages(
         raise PrmkitError(f"credit must be one of {CREDITS}, got {credit!r}", field="credit")
     back = _restorer(turn_rewards, assistant_mask)
     r, m = _steps(turn_rewards, turn_mask)
-    spans = turn_spans(assistant_mask)
-    am = np.asarray(
-        assistant_mask.detach().cpu().numpy() if hasattr(assistant_mask, "detach") else assistant_mask
-    ).astype(bool)
+    am = _np(assistant_mask, dtype=bool)
+    spans = turn_spans(am)
     if len(spans) != r.shape[0]:
         raise PrmkitError(
             f"assistant_mask has {len(spans)} rows, turn rewards {r.shape[0]}", field="assistant_mask"

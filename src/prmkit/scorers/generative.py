@@ -46,7 +46,6 @@ Example (parsing; a malformed line is skipped and its step has no verdict):
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,10 +53,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, DynamicCache, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, DynamicCache
 
 from prmkit.config import check_choice, check_min, check_positive
 from prmkit.errors import PrmkitError
+from prmkit.models.cache import CACHE_KW
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
@@ -85,10 +85,6 @@ AGGREGATES = ("mean", "vote")
 #: the format the prompt is rendered with (problem, steps, newlines: the base LM's layout)
 PROMPT_FORMAT = "lm-likelihood"
 
-#: the keyword a model's forward takes a KV cache by (as :mod:`prmkit.policies.hf`)
-_CACHE_KW = (
-    "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
-)
 
 _LINE = re.compile(r"^\s*step\s+(\d+)\s*:(.*?)\b(correct|incorrect)\W*$", re.IGNORECASE)
 
@@ -443,7 +439,7 @@ class GenerativeScorer(Scorer):
         pos = (mask.cumsum(-1) - 1).clamp_min(0)
         cache = DynamicCache(config=self.model.config)
         out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
-                         use_cache=True, logits_to_keep=1, **{_CACHE_KW: cache})  # fmt: skip
+                         use_cache=True, logits_to_keep=1, **{CACHE_KW: cache})  # fmt: skip
         self.compute["prompt_tokens"] += int(mask.sum())
         logits = out.logits[:, -1].float()
         if k > 1:
@@ -490,7 +486,7 @@ class GenerativeScorer(Scorer):
                 live = [live[j] for j in keep]
             mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=dev)], 1)
             out = self.model(input_ids=nxt[:, None].to(dev), attention_mask=mask,
-                             position_ids=next_pos[:, None].to(dev), use_cache=True, **{_CACHE_KW: cache})  # fmt: skip
+                             position_ids=next_pos[:, None].to(dev), use_cache=True, **{CACHE_KW: cache})  # fmt: skip
             next_pos = next_pos + 1
             logits = out.logits[:, -1].float()
         self.compute["generated_tokens"] += sum(r.generated for r in rows)
