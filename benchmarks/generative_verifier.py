@@ -118,6 +118,7 @@ def main() -> None:
         "--eval-only", action="store_true", help="evaluate the verifiers already trained in --work"
     )
     ap.add_argument("--work", default="runs/bench-generative")
+    ap.add_argument("--base", default="arith-base", help="the verifier's starting model (a packaged name or a path)")
     ap.add_argument(
         "--classifier",
         action="store_true",
@@ -159,7 +160,7 @@ def main() -> None:
             Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
             print(json.dumps({name: row}), flush=True)
             continue
-        res = train(TrainConfig(out=out_dir, model="arith-base", format="generative", max_steps=int(steps),
+        res = train(TrainConfig(out=out_dir, model=args.base, format="generative", max_steps=int(steps),
                                 batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed,
                                 verdict_weight=args.verdict_weight),
                     train_records=recs, eval_records=[])  # fmt: skip

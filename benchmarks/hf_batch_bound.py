@@ -6,8 +6,10 @@ Batching problems together can only speed up the ``hf`` policy by as much as a b
 beam-search problem). This script measures that directly, with the same model, prompt, sampling
 and step budget as ``search_batching.py``: one first-step expansion of 8 samples for each of
 ``rows / 8`` GSM8K problems, for rows in 8, 16, 32, 64, each timed twice (the faster run kept),
-once with ``share_prompts=False`` (every row reads its own prompt) and once with the default
-(each distinct prompt read once, its KV cache copied to its 8 rows). The bound on the
+once with ``share_prompts=False`` (transformers' ``generate``: every row reads its own prompt and
+stays in the batch until the longest row ends) and once with the default (prmkit's decode loop:
+each distinct prompt read once, its KV cache copied to its 8 rows, a row dropped from the batch
+when it stops). ``useful_row_steps`` is the share of row-forwards that produced a kept token. The bound on the
 batched/per-problem throughput ratio is ``max_rows tps(rows) / tps(8)`` of one mode.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/hf_batch_bound.py      # ~5 min on a 2-core CPU
@@ -100,7 +102,9 @@ def main() -> None:
                     "prompt_tokens": policy.stats["prompt_tokens"] - before["prompt_tokens"],
                     "prompt_tokens_computed": policy.stats["prompt_tokens_computed"]
                     - before["prompt_tokens_computed"],
+                    "row_steps": policy.stats["row_steps"] - before["row_steps"],
                 }
+                run["useful_row_steps"] = round(tokens / max(1, run["row_steps"]), 3)
                 best = run if best is None or run["tokens_per_s"] > best["tokens_per_s"] else best
             res[mode][str(rows)] = best
             print(mode, rows, best, flush=True)

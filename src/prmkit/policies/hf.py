@@ -1,25 +1,29 @@
-"""Hugging Face transformers policy: batched ``generate`` with left padding, step-level stopping.
+"""Hugging Face transformers policy: batched decoding with a shared-prompt KV cache, step-level stopping.
 
 Prompt: the tokenizer's chat template (when it has one) with a user turn asking to solve step by
 step, steps separated by a blank line; a step prefix is written as the start of the assistant
 message (see :mod:`prmkit.policies.text`). Without a chat template a plain
 ``instruction / question / Answer:`` prompt is used.
 
-Sampling is done by a logits processor with **one torch.Generator per sample**, seeded from
-``(seed, question, prefix, sample index)``; generation then picks that token greedily. So the
+Sampling is done with **one torch.Generator per sample**, seeded from
+``(seed, question, prefix, sample index)`` (with ``generate``: a logits processor that makes greedy pick the sampled token). So the
 same seed gives the same output, and a sample does not depend on which other requests shared
 its batch (up to float rounding from padding), which keeps resumed labelling runs exact.
 
 **Each prompt token is read once** (``share_prompts=True``, the default; vLLM calls this prefix
 caching). The ``n`` samples of a request share one prompt, and the prompts of a batch share their
-start (instruction, few-shot examples): a ``generate`` call runs the tokens common to all its
-prompts once, then the rest of every distinct prompt once, copies that KV cache to the rows that
-share it, and lets ``generate`` go on from there. The rows see the same tokens at the same
-positions as with one left-padded prompt per row, so the samples are the same up to float
-rounding; the prompt compute of a beam expansion falls by a factor ``n`` or more.
+start (instruction, few-shot examples): a call runs the tokens common to all its prompts once,
+then the rest of every distinct prompt once, and copies that KV cache to the rows that share it.
+The rows see the same tokens at the same positions as with one left-padded prompt per row, so
+the samples are the same up to float rounding; the prompt compute of a beam expansion falls by
+a factor ``n`` or more. prmkit's own decode loop then goes on from that cache
+(:class:`~prmkit.models.cache.DecodeBatch`) and **drops a row from the batch as soon as it
+stops**, where ``generate`` keeps every row until the longest one ends (``stats["row_steps"]``
+counts the row-forwards: equal to the generated tokens here). ``share_prompts=False`` runs
+transformers' ``generate`` on left-padded prompts: the reference the tests compare with.
 
-``max_steps=k`` stops a row once ``k`` step separators were generated (a stopping criterion
-that decodes the row), ``None`` runs to EOS or ``max_new_tokens``.
+``max_steps=k`` stops a row once ``k`` step separators were generated (the row is decoded when
+its last token can add a separator character), ``None`` runs to EOS or ``max_new_tokens``.
 
 Example (not run: loads a model)::
 
@@ -49,7 +53,7 @@ from transformers import (
 )
 
 from prmkit.errors import PrmkitError
-from prmkit.models.cache import CACHE_KW
+from prmkit.models.cache import CACHE_KW, DecodeBatch
 from prmkit.models.gguf import load_gguf_causal_lm, smollm2_gguf_path
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.policies.base import (
@@ -117,6 +121,12 @@ class RowSampler(LogitsProcessor):
         self.gens: list[Any] | None = None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
+        out = torch.full_like(scores, float("-inf"))
+        out[torch.arange(scores.shape[0]), self.pick(scores, range(scores.shape[0]))] = 0.0
+        return out
+
+    def pick(self, scores: Any, rows: Sequence[int]) -> Any:
+        """One sampled token per row of ``scores``; ``rows[i]`` names the generator of row ``i``."""
         if self.gens is None:
             self.gens = [torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds]
         logits = scores.float() / self.temperature
@@ -130,11 +140,7 @@ class RowSampler(LogitsProcessor):
             sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
         probs = torch.softmax(logits, dim=-1)
-        out = torch.full_like(scores, float("-inf"))
-        for r in range(probs.shape[0]):
-            tok = torch.multinomial(probs[r], 1, generator=self.gens[r])
-            out[r, tok] = 0.0
-        return out
+        return torch.cat([torch.multinomial(probs[i], 1, generator=self.gens[r]) for i, r in enumerate(rows)])
 
 
 class StepStop(StoppingCriteria):
@@ -242,7 +248,9 @@ class HFPolicy(BatchedPolicy):
             "generated_tokens": 0,
             "generate_seconds": 0.0,
             "rows": 0,
+            "row_steps": 0,
         }
+        self._sep_pieces: set[int] | None = None
 
     # -- prompts --------------------------------------------------------------------------------
     def prompt(self, problem: Problem | str, prefix: Sequence[str] = ()) -> str:
@@ -340,36 +348,112 @@ class HFPolicy(BatchedPolicy):
     def _generate_rows(
         self, chunk: list[tuple[int, int, str, int]], max_steps: int | None
     ) -> list[Generation]:
-        has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
         texts = [r[2] for r in chunk]
         t0 = time.perf_counter()
-        extra: dict[str, Any] = {}
-        if self.share_prompts and len(texts) > 1:
-            distinct = list(dict.fromkeys(texts))
-            ids = self.tokenizer(distinct, add_special_tokens=not has_template)["input_ids"]
-            where = {t: i for i, t in enumerate(distinct)}
-            input_ids, attention_mask, extra[CACHE_KW] = self._shared_prompts(ids, [where[t] for t in texts])
-            enc = {"input_ids": input_ids, "attention_mask": attention_mask}
-        else:
-            enc = self.tokenizer(
-                texts, return_tensors="pt", padding=True, add_special_tokens=not has_template
-            )
-            device = getattr(self.model, "device", None)
-            if device is not None:
-                enc = {k: v.to(device) for k, v in enc.items()}
-            self.stats["prompt_tokens_computed"] += int(enc["attention_mask"].sum())
-        prompt_len = enc["input_ids"].shape[1]
         budget = token_budget(self.max_new_tokens, self.step_max_new_tokens, max_steps)
-        eos = sorted(self._eos_ids())
+        eos = self._eos_ids()
+        sampler = (
+            RowSampler([r[3] for r in chunk], self.temperature, self.top_p, self.top_k)
+            if self.temperature > 0
+            else None
+        )
+        run = self._decode if self.share_prompts else self._generate_reference
+        outs, prompt_tokens = run(texts, budget, eos, sampler, max_steps)
+        dt = time.perf_counter() - t0
+        results = []
+        for (toks, reason), row in zip(outs, chunk, strict=True):
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+            results.append(
+                to_generation(
+                    text,
+                    separator=self.step_separator,
+                    max_steps=max_steps,
+                    stop_reason=reason,
+                    num_tokens=len(toks),
+                    final_answer_ends=self.final_answer_ends,
+                    meta={"seed": row[3]},
+                )
+            )
+        self.stats["prompt_tokens"] += prompt_tokens
+        self.stats["generated_tokens"] += sum(len(t) for t, _ in outs)
+        self.stats["generate_seconds"] += dt
+        self.stats["rows"] += len(chunk)
+        return results
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
+        return self.tokenizer(list(texts), add_special_tokens=not has_template)["input_ids"]
+
+    def _stops_step(self, toks: list[int], max_steps: int | None) -> bool:
+        """Whether the row's generated ``toks`` end a step that makes ``max_steps`` (decodes the row
+        only when its last token can add a separator character)."""
+        if max_steps is None:
+            return False
+        if self._sep_pieces is None:
+            chars = set(self.step_separator)
+            ascii_sep = all(ord(c) < 128 for c in chars)
+            pieces = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
+            self._sep_pieces = {i for i, p in enumerate(pieces) if not ascii_sep or chars & set(p)}
+        if toks[-1] not in self._sep_pieces:
+            return False
+        text = self.tokenizer.decode(toks, skip_special_tokens=True)
+        return count_separators(text, self.step_separator) >= max_steps
+
+    def _decode(
+        self, texts: list[str], budget: int, eos: set[int], sampler: RowSampler | None, max_steps: int | None
+    ) -> tuple[list[tuple[list[int], str]], int]:
+        """Our decode loop (the default): each prompt token read once (:meth:`_shared_prompts`),
+        a row leaves the batch as soon as it stops (EOS, ``max_steps`` separators or ``budget``
+        tokens). Returns each row's tokens (EOS included) and stop reason, and the prompt tokens."""
+        distinct = list(dict.fromkeys(texts))
+        where = {t: i for i, t in enumerate(distinct)}
+        full, full_mask, cache = self._shared_prompts(self._encode(distinct), [where[t] for t in texts])
+        batch = DecodeBatch(self.model, cache, full_mask[:, :-1], full_mask[:, :-1].sum(-1))
+        toks: list[list[int]] = [[] for _ in texts]
+        reason: list[str] = [""] * len(texts)
+        live = list(range(len(texts)))
+        logits = batch.step(full[:, -1])
+        while live:
+            nxt = (logits.argmax(-1) if sampler is None else sampler.pick(logits, live)).tolist()
+            keep = []
+            for j, r in enumerate(live):
+                toks[r].append(nxt[j])
+                if self._stops_step(toks[r], max_steps):
+                    reason[r] = "stop"
+                elif nxt[j] in eos:
+                    reason[r] = "eos"
+                elif len(toks[r]) >= budget:
+                    reason[r] = "length"
+                else:
+                    keep.append(j)
+            if not keep:
+                break
+            batch.keep(keep)
+            live = [live[j] for j in keep]
+            logits = batch.step(torch.tensor([nxt[j] for j in keep]))
+        self.stats["row_steps"] += batch.row_steps
+        return list(zip(toks, reason, strict=True)), int(full_mask.sum())
+
+    def _generate_reference(
+        self, texts: list[str], budget: int, eos: set[int], sampler: RowSampler | None, max_steps: int | None
+    ) -> tuple[list[tuple[list[int], str]], int]:
+        """``share_prompts=False``: transformers' ``generate`` on left-padded prompts (every row
+        reads its whole prompt and stays in the batch until the last row ends); the reference
+        the tests compare :meth:`_decode` with."""
+        has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not has_template)
+        device = getattr(self.model, "device", None)
+        if device is not None:
+            enc = {k: v.to(device) for k, v in enc.items()}
+        self.stats["prompt_tokens_computed"] += int(enc["attention_mask"].sum())
+        prompt_len = enc["input_ids"].shape[1]
         cfg = GenerationConfig(
             do_sample=False,
             max_new_tokens=budget,
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=eos or None,
+            eos_token_id=sorted(eos) or None,
         )
-        processors = LogitsProcessorList()
-        if self.temperature > 0:
-            processors.append(RowSampler([r[3] for r in chunk], self.temperature, self.top_p, self.top_k))
+        processors = LogitsProcessorList([sampler] if sampler is not None else [])
         stops = StoppingCriteriaList()
         step_stop = None
         if max_steps is not None:
@@ -377,37 +461,16 @@ class HFPolicy(BatchedPolicy):
             stops.append(step_stop)
         with torch.inference_mode():
             seqs = self.model.generate(
-                **enc, **extra, generation_config=cfg, logits_processor=processors, stopping_criteria=stops
+                **enc, generation_config=cfg, logits_processor=processors, stopping_criteria=stops
             )
-        dt = time.perf_counter() - t0
         gen = seqs[:, prompt_len:].tolist()
-        eos_set = set(eos)
-        results = []
-        total = 0
-        for r, toks in enumerate(gen):
+        self.stats["row_steps"] += len(gen) * len(gen[0])
+        outs = []
+        for r, row in enumerate(gen):
             if step_stop is not None and r in step_stop.stopped_at:
-                k, reason = step_stop.stopped_at[r], "stop"
+                k, why = step_stop.stopped_at[r], "stop"
             else:
-                first_eos = next((t for t, tok in enumerate(toks) if tok in eos_set), None)
-                if first_eos is not None:
-                    k, reason = first_eos + 1, "eos"
-                else:
-                    k, reason = len(toks), "length"
-            total += k
-            text = self.tokenizer.decode(toks[:k], skip_special_tokens=True)
-            results.append(
-                to_generation(
-                    text,
-                    separator=self.step_separator,
-                    max_steps=max_steps,
-                    stop_reason=reason,
-                    num_tokens=k,
-                    final_answer_ends=self.final_answer_ends,
-                    meta={"seed": chunk[r][3]},
-                )
-            )
-        self.stats["prompt_tokens"] += int(enc["attention_mask"].sum())
-        self.stats["generated_tokens"] += total
-        self.stats["generate_seconds"] += dt
-        self.stats["rows"] += len(chunk)
-        return results
+                first_eos = next((t for t, tok in enumerate(row) if tok in eos), None)
+                k, why = (first_eos + 1, "eos") if first_eos is not None else (len(row), "length")
+            outs.append((row[:k], why))
+        return outs, int(enc["attention_mask"].sum())

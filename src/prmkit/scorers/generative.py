@@ -53,11 +53,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, DynamicCache
+from transformers import AutoModelForCausalLM
 
 from prmkit.config import check_choice, check_min, check_positive
 from prmkit.errors import PrmkitError
-from prmkit.models.cache import CACHE_KW
+from prmkit.models.cache import DecodeBatch
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
@@ -428,7 +428,6 @@ class GenerativeScorer(Scorer):
 
     @torch.inference_mode()
     def _generate(self, segs: list[list[list[int]]], k: int, window: int) -> list[_Row]:
-        dev = self.device
         prompts = [s[0] + self.marker for s in segs]
         L = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), L), self.pad_id, dtype=torch.long)
@@ -436,20 +435,13 @@ class GenerativeScorer(Scorer):
         for i, p in enumerate(prompts):  # left padding
             ids[i, L - len(p) :] = torch.tensor(p)
             mask[i, L - len(p) :] = 1
-        pos = (mask.cumsum(-1) - 1).clamp_min(0)
-        cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
-                         use_cache=True, logits_to_keep=1, **{CACHE_KW: cache})  # fmt: skip
+        batch, logits = DecodeBatch.prefill(self.model, ids, mask)
         self.compute["prompt_tokens"] += int(mask.sum())
-        logits = out.logits[:, -1].float()
         if k > 1:
-            cache.batch_repeat_interleave(k)
+            batch.repeat(k)
             logits = logits.repeat_interleave(k, 0)
-            mask = mask.repeat_interleave(k, 0)
-        next_pos = torch.tensor([len(p) for p in prompts]).repeat_interleave(k)
         rows = [_Row(segs=segs[i // k], pos=len(prompts[i // k])) for i in range(len(prompts) * k)]
         live = list(range(len(rows)))  # rows still in the batch, in batch order
-        mask = mask.to(dev)
         max_line = self.max_new_tokens or 96
         while live:
             pc = torch.sigmoid(logits[:, self.correct_id] - logits[:, self.incorrect_id]).cpu()
@@ -479,16 +471,9 @@ class GenerativeScorer(Scorer):
             self.compute["decode_steps"] += 1
             if not keep:
                 break
-            if len(keep) < len(live):
-                sel = torch.tensor(keep)
-                cache.batch_select_indices(sel.to(dev))
-                mask, nxt, next_pos = mask[sel.to(dev)], nxt[sel], next_pos[sel]
-                live = [live[j] for j in keep]
-            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=dev)], 1)
-            out = self.model(input_ids=nxt[:, None].to(dev), attention_mask=mask,
-                             position_ids=next_pos[:, None].to(dev), use_cache=True, **{CACHE_KW: cache})  # fmt: skip
-            next_pos = next_pos + 1
-            logits = out.logits[:, -1].float()
+            batch.keep(keep)
+            nxt, live = nxt[keep], [live[j] for j in keep]
+            logits = batch.step(nxt)
         self.compute["generated_tokens"] += sum(r.generated for r in rows)
         return rows
 

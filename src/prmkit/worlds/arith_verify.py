@@ -10,11 +10,14 @@ it states (the larger minus the smaller), so the verdict reads one number: ``0``
 - a correct step recomputes its equations (and restates the final answer it states):
   ``Step 1: 7 + 38 = 45, 45 - 45 = 0. correct``;
 - an arithmetic slip: ``Step 4: 217 / 7 = 31, 31 - 11 = 20. incorrect``;
-- a true equation that uses a quantity that is not known-correct or computes a number that is
-  not a quantity of the problem (a wrong operand or operation) names the computation the problem
-  needs next, when one is found (an operation of the problem whose operands are known and which
-  shares the most operands with the step): ``Step 3: 5 x 11 = 55, 55 - 16 = 39. incorrect``;
-  else the checker's reason: ``Step 3: 5 + 11 = 16, 16 is not a quantity. incorrect``;
+- a true equation that uses a number that is neither a given the problem uses nor an earlier
+  step's result (a misread number, a distractor) names it: ``Step 2: 63 - 27 = 36, 27 is not
+  known. incorrect`` (a lookup in the text above, not a computation);
+- a true equation of known numbers that computes a number that is not a quantity of the problem
+  (a wrong operation, a skipped operation) names the computation the problem needs next, when
+  one is found (an operation of the problem whose operands are known and which shares the most
+  operands with the step): ``Step 3: 5 x 11 = 55, 55 - 16 = 39. incorrect``; else the checker's
+  reason: ``Step 3: 5 + 11 = 16, 16 is not a quantity. incorrect``;
 - a wrong final answer: ``Step 8: the answer is 39, 39 - 19 = 20. incorrect``;
 - a step with no equation and no answer: ``Step 2: no equation. incorrect``; a last step that
   states no answer: ``Step 5: ...; no answer. incorrect``.
@@ -157,12 +160,12 @@ def _error_body(spec: ArithSpec, done: set[int], known: set, parsed: Any, why: s
                 return f"{e.text} is false"
             return f"{_lhs(e)} = {format_number(v)}, {_diff(v, e.result)}"
         bad = [o for o in e.operands if o not in seen]
-        if bad or e.result not in spec.quantities:
+        if bad:
+            return f"{e.text}, {format_number(bad[0])} is not known"
+        if e.result not in spec.quantities:
             need = _needed(spec, done, known, e)
             if need is not None and need[1] != e.result:
                 return f"{need[0]}, {_diff(need[1], e.result)}"
-            if bad:
-                return f"{e.text}, {format_number(bad[0])} is not known"
             return f"{e.text}, {format_number(e.result)} is not a quantity"
         seen.add(e.result)
     # every equation passed: the stated answer is wrong
