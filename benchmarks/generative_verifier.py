@@ -118,7 +118,9 @@ def main() -> None:
         "--eval-only", action="store_true", help="evaluate the verifiers already trained in --work"
     )
     ap.add_argument("--work", default="runs/bench-generative")
-    ap.add_argument("--base", default="arith-base", help="the verifier's starting model (a packaged name or a path)")
+    ap.add_argument(
+        "--base", default="arith-base", help="the verifier's starting model (a packaged name or a path)"
+    )
     ap.add_argument(
         "--classifier",
         action="store_true",
