@@ -1615,7 +1615,7 @@ DOMAIN_CASES = [
     ("split", "--batch-size", "0"),
     ("split", "--quantile", "1.5"),
     ("split", "--threshold", "nan"),
-    ("train", "--max-length", "0"), ("train", "--batch-size", "0"), ("train", "--grad-accum", "-1"),
+    ("train", "--max-length", "0"), ("train", "--positions", "0"), ("train", "--batch-size", "0"), ("train", "--grad-accum", "-1"),
     ("train", "--lr", "0"), ("train", "--epochs", "-1"), ("train", "--lora-r", "0"),
     ("train", "--eval-fraction", "1.0"), ("train", "--time-budget", "0"), ("train", "--eval-steps", "-1"),
     ("train", "--freeprm-buffer-factor", "1.5"),

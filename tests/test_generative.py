@@ -56,22 +56,22 @@ def _record(steps, rid="r"):
     ("steps", "expected"),
     [
         (["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 8."],
-         "Step 1: 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8, 8 - 8 = 0. correct\nStep 3: the answer is 8, 8 - 8 = 0. correct"),
+         "Step 1: 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 known, 4 known; 12 - 4 = 8, 8 - 8 = 0. correct\nStep 3: the answer is 8, 8 - 8 = 0. correct"),
         # an arithmetic slip: the left-hand side is recomputed
         (["4 x 3 = 12 balloons.", "12 - 4 = 9 balloons.", "The answer is 9."],
-         "Step 1: 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8, 9 - 8 = 1. incorrect"),
+         "Step 1: 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 known, 4 known; 12 - 4 = 8, 9 - 8 = 1. incorrect"),
         # a wrong operation (true, but 7 is not a quantity): the computation the problem needs
         (["4 + 3 = 7 balloons.", "7 - 4 = 3 balloons.", "The answer is 3."],
-         "Step 1: 4 x 3 = 12, 12 - 7 = 5. incorrect"),
-        # a misread number (5 is neither a given nor a result): named, not recomputed
+         "Step 1: 4 known, 3 known; 4 x 3 = 12, 12 - 7 = 5. incorrect"),
+        # a misread number (5 is neither a given nor a result): named where the lookup fails
         (["5 x 3 = 15 balloons.", "15 - 4 = 11 balloons.", "The answer is 11."],
-         "Step 1: 5 x 3 = 15, 5 is not known. incorrect"),
+         "Step 1: 5 not known. incorrect"),
         # right steps, wrong final answer
         (["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 12."],
-         "Step 1: 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8, 8 - 8 = 0. correct\nStep 3: the answer is 8, 12 - 8 = 4. incorrect"),
+         "Step 1: 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 known, 4 known; 12 - 4 = 8, 8 - 8 = 0. correct\nStep 3: the answer is 8, 12 - 8 = 4. incorrect"),
         (["Let me think.", "The answer is 8."], "Step 1: no equation. incorrect"),
         (["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons."],
-         "Step 1: 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8; no answer. incorrect"),
+         "Step 1: 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8; no answer. incorrect"),
     ],
 )  # fmt: skip
 def test_chain_writer_hand_written(steps, expected):
@@ -206,15 +206,15 @@ def test_loss_mask_is_exactly_the_verifier_lines():
     # the trained tokens are the two lines (and their newlines); everything else is the solution and markers
     assert (
         tok.decode([ex["input_ids"][i] for i in trained])
-        == " 4 x 3 = 12, 12 - 12 = 0. correct\n 12 - 4 = 8, 9 - 8 = 1. incorrect\n"
+        == " 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct\n 12 known, 4 known; 12 - 4 = 8, 9 - 8 = 1. incorrect\n"
     )
     segs = step_segments(tok, [rec.problem], [rec.steps])[0]
     marker = tok("Check:", add_special_tokens=False)["input_ids"]
     assert sum(v == -100 for v in ex["labels"]) == len(segs[0]) + len(segs[1]) + 2 * len(marker)
     assert stats.examples == 1 and stats.filtered_out == 0
     assert chain_lines(verification_chain(rec, rec.steps), 3) == [
-        " 4 x 3 = 12, 12 - 12 = 0. correct",
-        " 12 - 4 = 8, 9 - 8 = 1. incorrect",
+        " 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct",
+        " 12 known, 4 known; 12 - 4 = 8, 9 - 8 = 1. incorrect",
     ]
     # a chain that disagrees with the labels is filtered out and counted
     bad = Solution(id="x", problem=rec.problem, steps=rec.steps, labels=[1.0, 1.0, 1.0],
@@ -296,7 +296,8 @@ def test_training_loss_falls_scoring_stops_at_first_incorrect_and_round_trip(tmp
     assert got[1][2] == 0.0  # after the first incorrect: 0 (the chain stopped there)
     chains = scorer.sample([bad.problem], [bad.steps])[0]
     assert (
-        chains[0].text == "Step 1: 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 - 4 = 8, 9 - 8 = 1. incorrect"
+        chains[0].text
+        == "Step 1: 4 known, 3 known; 4 x 3 = 12, 12 - 12 = 0. correct\nStep 2: 12 known, 4 known; 12 - 4 = 8, 9 - 8 = 1. incorrect"
     )
     assert scorer.compute["chains"] == 3 and scorer.compute["generated_tokens"] > 0
     assert res.metrics["eval_pb_f1"] == 100.0
@@ -337,3 +338,33 @@ def test_cli_train_generative_end_to_end(tmp_path):
     meta = json.loads((out / "prmkit.json").read_text())
     assert meta["format"] == "generative" and meta["verifier"]["k"] == 2
     assert "eval_pb_f1" in json.loads((out / "train_summary.json").read_text())["metrics"]
+
+
+def test_positions_extend_a_rope_base_and_the_scorer_window_follows(tmp_path):
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+
+    from prmkit.scorers import load_scorer
+    from prmkit.train.trainer import extend_positions, train
+
+    good = _record(["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 8."], "good")
+    base = _tiny_base(tmp_path, [good])  # 256 positions
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    ids = torch.randint(3, 300, (1, 200))
+    before = model(input_ids=ids).logits
+    extend_positions(model, 512)
+    assert torch.equal(model(input_ids=ids).logits, before)  # inside the old window: unchanged
+    assert model(input_ids=torch.randint(3, 300, (1, 400))).logits.shape[1] == 400  # past it: runs
+    out = tmp_path / "gv"
+    train(TrainConfig(out=str(out), model=base, format="generative", max_steps=1, batch_size=1, threads=1,
+                      positions=512), train_records=[good], eval_records=[])  # fmt: skip
+    assert json.loads((out / "config.json").read_text())["max_position_embeddings"] == 512
+    assert load_scorer(None, str(out)).max_length == 512
+    # learned position tables and scaled RoPE are refused, naming the field
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50, n_positions=64))
+    with pytest.raises(PrmkitError, match="positions"):
+        extend_positions(gpt2, 128)
+    model.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
+    with pytest.raises(PrmkitError, match="positions"):
+        extend_positions(model, 1024)
+    with pytest.raises(PrmkitError, match="positions"):
+        TrainConfig(positions=0)

@@ -94,6 +94,11 @@ class TrainConfig:
     max_length: int | None = _h(
         "token window; steps beyond it are unlabelled and counted (default: the model's positions, at most 1024)"
     )
+    positions: int | None = _h(
+        "set a RoPE model's positions (config max_position_embeddings) to this many before training, "
+        "e.g. 1024 for a generative verifier whose chains outgrow the base's 512; refused for models "
+        "with learned or scaled position embeddings"
+    )
     epochs: float = _h("training epochs (ignored when max_steps > 0)", 1.0)
     max_steps: int = _h("optimizer steps (overrides epochs); -1: train for --epochs", -1)
     time_budget_s: float | None = field(
@@ -223,7 +228,7 @@ class TrainConfig:
             raise PrmkitError(
                 f"must be >= 1 (or -1: train for --epochs), got {self.max_steps}", field="max_steps"
             )
-        check_min(self, 1, "batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha", "logging_steps",
+        check_min(self, 1, "batch_size", "grad_accum", "max_length", "positions", "lora_r", "lora_alpha", "logging_steps",
                   "eval_batch_size", "threads", "tiny_hidden", "tiny_layers", "tiny_heads", "tiny_vocab")  # fmt: skip
         check_min(self, 0, "eval_steps", "save_steps", "dataloader_workers", "weight_decay", "pqm_zeta")
         check_positive(self, "epochs", "lr", "implicit_beta", "time_budget_s", "save_total_limit", "er_eta")

@@ -487,6 +487,8 @@ def build_model(cfg: TrainConfig, out: Path, kind: str, train_records: list[Solu
         model = load_model(cfg.model, kind, cfg.gguf_file)  # type: ignore[arg-type]
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    if cfg.positions is not None:
+        extend_positions(model, cfg.positions)
     if cfg.dropout is not None:
         set_dropout(model, cfg.dropout)
     ref_model = None
@@ -497,6 +499,33 @@ def build_model(cfg: TrainConfig, out: Path, kind: str, train_records: list[Solu
     if cfg.lora:
         model = _lora_wrap(model, cfg, kind)
     return Models(model, base, tokenizer, ref_model)
+
+
+def extend_positions(model: Any, positions: int) -> None:
+    """``--positions``: let a model with plain rotary position embeddings (RoPE, ``rope_type``
+    default: Llama, Qwen2, Mistral, ...) take ``positions`` tokens. Rotary embeddings are computed
+    from the position ids, so only ``config.max_position_embeddings`` changes (the saved config
+    records it, and scorers take their window from it); positions below the old limit give the
+    same outputs as before. Positions past what pretraining saw are new to the model: fine-tune on
+    sequences that use them. Models with learned position tables (GPT-2) or scaled RoPE are refused.
+
+    Example:
+        >>> from transformers import LlamaConfig, LlamaForCausalLM
+        >>> m = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+        ...     num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64))
+        >>> extend_positions(m, 256); m.config.max_position_embeddings
+        256
+    """
+    cfg = model.config
+    rope = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
+    if not isinstance(getattr(cfg, "max_position_embeddings", None), int) or not (
+        rope or hasattr(cfg, "rope_theta")
+    ):
+        raise PrmkitError(f"{cfg.model_type} has no rotary position embeddings to extend", field="positions")
+    if rope.get("rope_type", rope.get("type", "default")) != "default":
+        raise PrmkitError(f"rope_type {rope.get('rope_type', rope.get('type'))!r}: only plain RoPE is extended",
+                          field="positions")  # fmt: skip
+    cfg.max_position_embeddings = int(positions)
 
 
 def set_dropout(model: Any, p: float) -> int:

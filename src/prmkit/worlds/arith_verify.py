@@ -117,7 +117,11 @@ def verification_chain(
         if ok and last and not partial and parsed.answer is None:
             ok, why = False, "no answer"
         if ok:
-            parts = [_checked(e) for e in parsed.equations]
+            seen = set(before)
+            parts = []
+            for e in parsed.equations:
+                parts.append(f"{_tags(e.operands, seen)}; {_checked(e)}")
+                seen.add(e.result)
             if parsed.answer is not None:
                 a = format_number(parsed.answer)
                 parts.append(f"the answer is {a}, {a} - {a} = 0")
@@ -128,6 +132,22 @@ def verification_chain(
         lines.append(chain_line(i + 1, _error_body(spec, done, before, parsed, why), False))
         break
     return "\n".join(lines)
+
+
+def _tags(operands: Sequence[Any], seen: set) -> str:
+    """Where each operand stands: ``known`` (a given the problem uses, or an earlier result) or
+    ``not known``, up to the first one not known.
+
+    Example:
+        >>> _tags([4, 3], {3, 4}), _tags([27, 63, 5], {63})
+        ('4 known, 3 known', '27 not known')
+    """
+    out = []
+    for o in operands:
+        out.append(f"{format_number(o)} {'known' if o in seen else 'not known'}")
+        if o not in seen:
+            break
+    return ", ".join(out)
 
 
 def _checked(e: Equation) -> str:
@@ -154,19 +174,19 @@ def _error_body(spec: ArithSpec, done: set[int], known: set, parsed: Any, why: s
         return "; ".join([e.text for e in parsed.equations] + ["no answer"])
     seen: set = set(known)
     for e in parsed.equations:
+        tags = _tags(e.operands, seen)
+        if any(o not in seen for o in e.operands):
+            return tags
         if not e.true:
             v = evaluate_expression(_lhs(e))
             if v is None:
-                return f"{e.text} is false"
-            return f"{_lhs(e)} = {format_number(v)}, {_diff(v, e.result)}"
-        bad = [o for o in e.operands if o not in seen]
-        if bad:
-            return f"{e.text}, {format_number(bad[0])} is not known"
+                return f"{tags}; {e.text} is false"
+            return f"{tags}; {_lhs(e)} = {format_number(v)}, {_diff(v, e.result)}"
         if e.result not in spec.quantities:
             need = _needed(spec, done, known, e)
             if need is not None and need[1] != e.result:
-                return f"{need[0]}, {_diff(need[1], e.result)}"
-            return f"{e.text}, {format_number(e.result)} is not a quantity"
+                return f"{tags}; {need[0]}, {_diff(need[1], e.result)}"
+            return f"{tags}; {e.text}, {format_number(e.result)} is not a quantity"
         seen.add(e.result)
     # every equation passed: the stated answer is wrong
     return f"the answer is {format_number(spec.answer)}, {_diff(spec.answer, parsed.answer)}"
