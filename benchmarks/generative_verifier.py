@@ -122,6 +122,9 @@ def main() -> None:
         "--base", default="arith-base", help="the verifier's starting model (a packaged name or a path)"
     )
     ap.add_argument(
+        "--positions", type=int, default=None, help="extend the base's RoPE positions (train --positions)"
+    )
+    ap.add_argument(
         "--classifier",
         action="store_true",
         help="also fine-tune a token-classification PRM from the base on the same labels",
@@ -164,7 +167,7 @@ def main() -> None:
             continue
         res = train(TrainConfig(out=out_dir, model=args.base, format="generative", max_steps=int(steps),
                                 batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed,
-                                verdict_weight=args.verdict_weight),
+                                verdict_weight=args.verdict_weight, positions=args.positions),
                     train_records=recs, eval_records=[])  # fmt: skip
         row["train"] = {"loss": round(res.metrics["train_loss"], 4), "seconds": res.metrics["train_runtime_s"],
                         "data": res.data_stats}  # fmt: skip

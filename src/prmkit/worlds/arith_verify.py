@@ -4,23 +4,28 @@ A generative verifier (:mod:`prmkit.train.generative`, :mod:`prmkit.scorers.gene
 trained on text that checks a solution step by step and ends each step with a verdict. On the
 arithmetic world the chains are written from :func:`~prmkit.worlds.arith_spec.check_steps` /
 :func:`~prmkit.worlds.arith_spec.judge_step`, one line per step, stopping at the first
-incorrect step. Each check ends with the difference between what the step should give and what
-it states (the larger minus the smaller), so the verdict reads one number: ``0`` is correct:
+incorrect step. Each operand of each equation is first tagged ``known`` (a given the problem uses,
+or an earlier result) or ``not known`` (the line ends there); each check then ends with the
+difference between what the step should give and what it states (the larger minus the smaller),
+so the verdict reads one number: ``0`` is correct:
 
-- a correct step recomputes its equations (and restates the final answer it states):
-  ``Step 1: 7 + 38 = 45, 45 - 45 = 0. correct``;
-- an arithmetic slip: ``Step 4: 217 / 7 = 31, 31 - 11 = 20. incorrect``;
-- a true equation that uses a number that is neither a given the problem uses nor an earlier
-  step's result (a misread number, a distractor) names it: ``Step 2: 63 - 27 = 36, 27 is not
-  known. incorrect`` (a lookup in the text above, not a computation);
+- a correct step looks up and recomputes its equations (and restates the final answer it states):
+  ``Step 1: 7 known, 38 known; 7 + 38 = 45, 45 - 45 = 0. correct``;
+- an arithmetic slip: ``Step 4: 217 known, 7 known; 217 / 7 = 31, 31 - 11 = 20. incorrect``;
+- a number that is neither a given the problem uses nor an earlier step's result (a misread
+  number, a distractor): ``Step 2: 63 known, 27 not known. incorrect``;
 - a true equation of known numbers that computes a number that is not a quantity of the problem
   (a wrong operation, a skipped operation) names the computation the problem needs next, when
   one is found (an operation of the problem whose operands are known and which shares the most
-  operands with the step): ``Step 3: 5 x 11 = 55, 55 - 16 = 39. incorrect``; else the checker's
-  reason: ``Step 3: 5 + 11 = 16, 16 is not a quantity. incorrect``;
+  operands with the step): ``Step 3: 5 known, 16 known; 5 x 11 = 55, 55 - 16 = 39. incorrect``;
+  else the checker's reason: ``Step 3: 5 known, 11 known; 5 + 11 = 16, 16 is not a quantity.
+  incorrect``;
 - a wrong final answer: ``Step 8: the answer is 39, 39 - 19 = 20. incorrect``;
 - a step with no equation and no answer: ``Step 2: no equation. incorrect``; a last step that
   states no answer: ``Step 5: ...; no answer. incorrect``.
+
+Tagging every operand (not only the misread ones) is what made the lookup trainable: the model
+practises it on every line (``benchmarks/generative_verifier.md``).
 
 The verdict words are :data:`VERDICT_CORRECT` and :data:`VERDICT_INCORRECT`; the format is the
 one :func:`prmkit.scorers.generative.parse_chain` reads back.
