@@ -24,8 +24,9 @@ so the verdict reads one number: ``0`` is correct:
 - a step with no equation and no answer: ``Step 2: no equation. incorrect``; a last step that
   states no answer: ``Step 5: ...; no answer. incorrect``.
 
-Tagging every operand (not only the misread ones) is what made the lookup trainable: the model
-practises it on every line (``benchmarks/generative_verifier.md``).
+The tags give the verifier a place to look each operand up on every line; measured in
+``benchmarks/generative_verifier.md`` (the best verifier so far, though the lookup itself was not
+learned within 1500 SFT steps).
 
 The verdict words are :data:`VERDICT_CORRECT` and :data:`VERDICT_INCORRECT`; the format is the
 one :func:`prmkit.scorers.generative.parse_chain` reads back.
