@@ -380,9 +380,11 @@ class HFPolicy(BatchedPolicy):
         self.stats["rows"] += len(chunk)
         return results
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def _encode(self, texts: Sequence[str], **kw: Any) -> Any:
+        """Tokenize prompts; a chat template already wrote the special tokens, a plain prompt
+        gets the tokenizer's own (``kw``: ``return_tensors``, ``padding``)."""
         has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
-        return self.tokenizer(list(texts), add_special_tokens=not has_template)["input_ids"]
+        return self.tokenizer(list(texts), add_special_tokens=not has_template, **kw)
 
     def _stops_step(self, toks: list[int], max_steps: int | None) -> bool:
         """Whether the row's generated ``toks`` end a step that makes ``max_steps`` (decodes the row
@@ -407,7 +409,8 @@ class HFPolicy(BatchedPolicy):
         tokens). Returns each row's tokens (EOS included) and stop reason, and the prompt tokens."""
         distinct = list(dict.fromkeys(texts))
         where = {t: i for i, t in enumerate(distinct)}
-        full, full_mask, cache = self._shared_prompts(self._encode(distinct), [where[t] for t in texts])
+        ids = self._encode(distinct)["input_ids"]
+        full, full_mask, cache = self._shared_prompts(ids, [where[t] for t in texts])
         batch = DecodeBatch(self.model, cache, full_mask[:, :-1], full_mask[:, :-1].sum(-1))
         toks: list[list[int]] = [[] for _ in texts]
         reason: list[str] = [""] * len(texts)
@@ -440,8 +443,7 @@ class HFPolicy(BatchedPolicy):
         """``share_prompts=False``: transformers' ``generate`` on left-padded prompts (every row
         reads its whole prompt and stays in the batch until the last row ends); the reference
         the tests compare :meth:`_decode` with."""
-        has_template = self.use_chat_template and bool(getattr(self.tokenizer, "chat_template", None))
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not has_template)
+        enc = self._encode(texts, return_tensors="pt", padding=True)
         device = getattr(self.model, "device", None)
         if device is not None:
             enc = {k: v.to(device) for k, v in enc.items()}
