@@ -41,7 +41,6 @@ from prmkit.records import Solution, labels_from_first_error  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
 from prmkit.train import TrainConfig, train  # noqa: E402
 from prmkit.train.likelihood import step_features_of  # noqa: E402
-from prmkit.worlds import arith_verify  # noqa: E402
 from prmkit.worlds.arith import make_bench  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -111,9 +110,6 @@ def main() -> None:
     ap.add_argument("--error-rate", type=float, default=0.15)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--verdict-weight", type=float, default=10.0, help="loss weight of the verdict tokens")
-    ap.add_argument("--error-weight", type=float, default=1.0, help="loss weight of an incorrect line's tokens")
-    ap.add_argument("--tag-style", default="known", choices=["known", "source"], help="operand tags of the chains")
-    ap.add_argument("--chain-style", default="tags", choices=["tags", "plan", "plan2"], help="chain format")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--k-max", type=int, default=8)
@@ -136,8 +132,6 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "generative_verifier.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    arith_verify.TAG_STYLE = args.tag_style
-    arith_verify.STYLE = args.chain_style
 
     base = resolve_model("arith-base")
     lm = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
@@ -173,8 +167,7 @@ def main() -> None:
             continue
         res = train(TrainConfig(out=out_dir, model=args.base, format="generative", max_steps=int(steps),
                                 batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed,
-                                verdict_weight=args.verdict_weight, error_weight=args.error_weight,
-                                positions=args.positions),
+                                verdict_weight=args.verdict_weight, positions=args.positions),
                     train_records=recs, eval_records=[])  # fmt: skip
         row["train"] = {"loss": round(res.metrics["train_loss"], 4), "seconds": res.metrics["train_runtime_s"],
                         "data": res.data_stats}  # fmt: skip

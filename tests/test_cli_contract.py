@@ -1619,7 +1619,7 @@ DOMAIN_CASES = [
     ("train", "--lr", "0"), ("train", "--epochs", "-1"), ("train", "--lora-r", "0"),
     ("train", "--eval-fraction", "1.0"), ("train", "--time-budget", "0"), ("train", "--eval-steps", "-1"),
     ("train", "--freeprm-buffer-factor", "1.5"),
-    ("train", "--verifier-k", "0"), ("train", "--verifier-temperature", "-1"), ("train", "--verdict-weight", "0"), ("train", "--error-weight", "0"),
+    ("train", "--verifier-k", "0"), ("train", "--verifier-temperature", "-1"), ("train", "--verdict-weight", "0"),
     ("label", "--select-budget", "0"), ("label", "--select-pred-threshold", "0.2"),
     ("label", "--select-std-threshold", "-1"),
     ("label", "--n", "0"), ("label", "--batch-size", "0"), ("label", "--samples-per-problem", "-2"),

@@ -241,27 +241,6 @@ def test_verdict_weight_by_hand():
     assert batch["weights"][0, [2, 7]].tolist() == [5.0, 5.0] and float(batch["weights"].sum()) == 10 + 8
 
 
-def test_error_weight_marks_the_incorrect_line():
-    from prmkit.train.generative import ChainCollator
-
-    tok = load_tokenizer(resolve_model("arith-base"))
-    rec = _record(["4 x 3 = 12 balloons.", "12 - 4 = 9 balloons.", "The answer is 9."])
-    ex = build_chain_examples([rec], tok, None)[0][0]
-    # exactly the tokens of step 2's line and its newline: the incorrect line
-    assert tok.decode([ex["input_ids"][i] for i in ex["error"]]) == " 12 known, 4 known; 12 - 4 = 8, 9 - 8 = 1. incorrect\n"
-    assert ex["error"] == list(range(ex["error"][0], ex["error"][-1] + 1))
-    w = ChainCollator(0, verdict_weight=10.0, error_weight=3.0)([ex])["weights"][0]
-    assert w[ex["verdict"]].tolist() == [10.0, 10.0]  # the verdicts keep verdict_weight
-    rest = [i for i in ex["error"] if i not in ex["verdict"]]
-    assert w[rest].tolist() == [3.0] * len(rest)
-    assert float(w.sum()) == len(ex["input_ids"]) - 2 - len(rest) + 20 + 3 * len(rest)
-    # a chain without an error has no error positions; a cut example keeps those inside the window
-    ok = _record(["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 8."])
-    assert build_chain_examples([ok], tok, None)[0][0]["error"] == []
-    cut = chain_example([[5], [6]], [3], [[8, 9], [7, 9]], 0, max_length=9, incorrect=[False, True])
-    assert cut["error"] == [7, 8]
-
-
 def test_sft_loss_by_hand():
     # uniform logits over 4 tokens: ln 4 per trained token; masked positions do not count
     logits = torch.zeros(1, 4, 4)

@@ -157,12 +157,6 @@ class TrainConfig:
         "verdict faster with more)",
         1.0,
     )
-    error_weight: float = _h(
-        "generative: loss weight of the tokens of a chain's incorrect line (its verdict token keeps "
-        "verdict_weight): errors are rare in the chains, and what the verifier writes on those lines "
-        "(an operand not known, the computation the problem needs) is what finds them",
-        1.0,
-    )
     verifier_k: int = _h(
         "generative: chains the saved verifier samples per solution (recorded in prmkit.json)", 1
     )
@@ -201,7 +195,6 @@ class TrainConfig:
         check_choice(self, "verifier_aggregate", ("mean", "vote"))
         check_min(self, 1, "verifier_k")
         check_positive(self, "verdict_weight")
-        check_positive(self, "error_weight")
         check_min(self, 0.0, "verifier_temperature")
         if self.verifier_temperature == 0 and self.verifier_k > 1:
             raise PrmkitError("greedy decoding (verifier_temperature 0) gives one chain: set a temperature > 0",

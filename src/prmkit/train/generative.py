@@ -156,37 +156,25 @@ def chain_example(
     newline_id: int,
     max_length: int | None = None,
     verdict_ids: Sequence[int] = (),
-    incorrect: Sequence[bool] = (),
 ) -> dict[str, Any]:
     """One SFT example: for each chain line ``i``, ``segments[i]`` and ``marker`` (labels -100)
     then ``lines[i]`` and ``newline_id`` (labels = ids); cut to ``max_length``. ``verdict``
-    lists the position of each line's verdict token (its last token in ``verdict_ids``),
-    ``error`` the positions of the tokens of the lines flagged in ``incorrect`` (the lines whose
-    verdict is "incorrect"; their newline included).
-
-    Example (the second line is incorrect: positions 8 and 9):
-        >>> chain_example([[5, 6], [7]], [3], [[8, 9], [4]], 0, incorrect=[False, True])["error"]
-        [8, 9]
-    """
+    lists the position of each line's verdict token (its last token in ``verdict_ids``)."""
     ids: list[int] = []
     labels: list[int] = []
     verdict: list[int] = []
-    error: list[int] = []
-    for i, (seg, line) in enumerate(zip(segments, lines, strict=False)):
+    for seg, line in zip(segments, lines, strict=False):
         ids += [*seg, *marker]
         labels += [-100] * (len(seg) + len(marker))
         at = [j for j, t in enumerate(line) if t in verdict_ids]
         if at:
             verdict.append(len(ids) + at[-1])
-        if i < len(incorrect) and incorrect[i]:
-            error += range(len(ids), len(ids) + len(line) + 1)
         ids += [*line, newline_id]
         labels += [*line, newline_id]
     if max_length is not None:
         ids, labels = ids[:max_length], labels[:max_length]
         verdict = [v for v in verdict if v < max_length]
-        error = [v for v in error if v < max_length]
-    return {"input_ids": ids, "labels": labels, "verdict": verdict, "error": error}
+    return {"input_ids": ids, "labels": labels, "verdict": verdict}
 
 
 def chain_lines(chain: str, n_steps: int) -> list[str]:
@@ -250,13 +238,12 @@ def build_chain_examples(
     flat = [x for ls in lines for x in ls]
     flat_ids = iter(tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else [])
     examples = []
-    for sg, ls, c, r in zip(segs, lines, chains, keep, strict=True):
+    for sg, ls in zip(segs, lines, strict=True):
         line_ids = [next(flat_ids) for _ in ls]
-        bad = [v is False for v in parse_chain(normalise_chain(c, len(r.steps)), len(r.steps))[: len(ls)]]
-        ex = chain_example(sg, marker, line_ids, newline, None, verdicts, bad)
+        ex = chain_example(sg, marker, line_ids, newline, None, verdicts)
         stats.truncated += int(max_length is not None and len(ex["input_ids"]) > max_length)
         if max_length is not None:
-            ex = chain_example(sg, marker, line_ids, newline, max_length, verdicts, bad)
+            ex = chain_example(sg, marker, line_ids, newline, max_length, verdicts)
         n_chain = sum(v != -100 for v in ex["labels"])
         stats.chain_tokens += n_chain
         stats.prompt_tokens += len(ex["input_ids"]) - n_chain
@@ -268,20 +255,11 @@ def build_chain_examples(
 
 class ChainCollator:
     """Right-pads a batch: ``input_ids`` with ``pad_id``, ``labels`` with -100, an attention mask;
-    with ``verdict_weight`` or ``error_weight`` not 1 also ``weights``: ``error_weight`` at the
-    tokens of an incorrect line (``example["error"]``), then ``verdict_weight`` at each line's
-    verdict token (``example["verdict"]``), 1 elsewhere.
+    with ``verdict_weight != 1`` also ``weights`` (that weight at each line's verdict token)."""
 
-    Example:
-        >>> ex = chain_example([[5], [6]], [3], [[8, 9], [4]], 0, verdict_ids=[9, 4], incorrect=[False, True])
-        >>> ChainCollator(0, verdict_weight=10, error_weight=3)([ex])["weights"].tolist()
-        [[1.0, 1.0, 1.0, 10.0, 1.0, 1.0, 1.0, 10.0, 3.0]]
-    """
-
-    def __init__(self, pad_id: int, verdict_weight: float = 1.0, error_weight: float = 1.0) -> None:
+    def __init__(self, pad_id: int, verdict_weight: float = 1.0) -> None:
         self.pad_id = pad_id
         self.verdict_weight = verdict_weight
-        self.error_weight = error_weight
         self.tokens_seen = 0
         self.tokens_padded = 0
 
@@ -298,10 +276,9 @@ class ChainCollator:
         self.tokens_seen += int(mask.sum())
         self.tokens_padded += mask.numel()
         out = {"input_ids": ids, "attention_mask": mask, "labels": labels}
-        if self.verdict_weight != 1.0 or self.error_weight != 1.0:
+        if self.verdict_weight != 1.0:
             weights = torch.ones((len(batch), n))
             for i, b in enumerate(batch):
-                weights[i, list(b.get("error", []))] = self.error_weight
                 weights[i, list(b.get("verdict", []))] = self.verdict_weight
             out["weights"] = weights
         return out

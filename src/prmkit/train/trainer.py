@@ -939,9 +939,7 @@ def _train_generative(
         )
     dataset = PRMDataset(examples)
     collator = ChainCollator(
-        models.tokenizer.pad_token_id if models.tokenizer.pad_token_id is not None else 0,
-        cfg.verdict_weight,
-        cfg.error_weight,
+        models.tokenizer.pad_token_id if models.tokenizer.pad_token_id is not None else 0, cfg.verdict_weight
     )
     use_cuda = torch.cuda.is_available()
     bf16 = cfg.bf16 if cfg.bf16 is not None else bool(use_cuda and torch.cuda.is_bf16_supported())

@@ -122,18 +122,11 @@ def verification_chain(
         ok, why = judge_step(parsed, known, spec.quantities, spec.answer)
         if ok and last and not partial and parsed.answer is None:
             ok, why = False, "no answer"
-        if STYLE in ("plan", "plan2"):
-            lines.append(chain_line(i + 1, _plan_body(spec, done, before, parsed, ok, why), ok))
-            if not ok:
-                break
-            for e in parsed.equations:
-                _mark_done(spec, done, e)
-            continue
         if ok:
             seen = set(before)
             parts = []
             for e in parsed.equations:
-                parts.append(f"{_tags(e.operands, seen, spec.givens)}; {_checked(e)}")
+                parts.append(f"{_tags(e.operands, seen)}; {_checked(e)}")
                 seen.add(e.result)
             if parsed.answer is not None:
                 a = format_number(parsed.answer)
@@ -147,77 +140,7 @@ def verification_chain(
     return "\n".join(lines)
 
 
-TAG_STYLE = "known"  # experiment: "source" tags a known operand "given" or "result"
-STYLE = "tags"  # experiment: "plan" lists the computations the problem can do next
-
-
-def _op_text(spec: ArithSpec, nd: dict) -> str:
-    a, b = spec.ref_value(nd["a"]), spec.ref_value(nd["b"])
-    return f"{format_number(a)} {OP_SYMBOL[nd['op']]} {format_number(b)} = {format_number(nd['value'])}"
-
-
-def _frontier(spec: ArithSpec, done: set[int], known: set) -> list[dict]:
-    """The operations not yet done whose operands are known, in the problem's order."""
-    return [nd for j, nd in enumerate(spec.nodes) if j not in done
-            and spec.ref_value(nd["a"]) in known and spec.ref_value(nd["b"]) in known]  # fmt: skip
-
-
-def _match(spec: ArithSpec, nodes: list[dict], e: Equation) -> dict | None:
-    """The node ``e`` computes (same result, operands), else the one sharing most operands (then op)."""
-    best, best_key = None, (0, 0, 0)
-    for nd in nodes:
-        a, b = spec.ref_value(nd["a"]), spec.ref_value(nd["b"])
-        key = (int(nd["value"] == e.result and sorted([a, b]) == sorted(e.operands)),
-               len({a, b} & set(e.operands)), int(nd["op"] in e.ops))  # fmt: skip
-        if key[1] and key > best_key:
-            best, best_key = nd, key
-    return best
-
-
-def _plan_body(spec: ArithSpec, done: set[int], known: set, parsed: Any, ok: bool, why: str) -> str:
-    """``next <the computations the problem can do now>; <needed - stated>`` for each equation."""
-    if not parsed.equations and parsed.answer is None:
-        return "no equation"
-    front = _frontier(spec, done, known)
-    parts = ["next " + (", ".join(_op_text(spec, nd) for nd in front) if front else "none")]
-    seen, dn = set(known), set(done)
-    for k, e in enumerate(parsed.equations):
-        nodes = _frontier(spec, dn, seen)
-        m = _match(spec, nodes, e)
-        v = evaluate_expression(_lhs(e))
-        if STYLE == "plan2" and m is not None and (m["value"] != e.result) != ok:
-            d = _diff(m["value"], e.result)
-            parts.append(f"{e.text} vs {format_number(m['value'])}, {d}")
-        elif m is not None and (m["value"] != e.result) != ok:
-            d = _diff(m["value"], e.result)
-            parts.append(d if k == 0 else f"{_op_text(spec, m)}, {d}")
-        elif ok:
-            parts.append(f"{_checked(e)}")
-        elif v is not None and v != e.result:
-            parts.append(f"{_lhs(e)} = {format_number(v)}, {_diff(v, e.result)}")
-        else:
-            parts.append(f"{e.text} is not next")
-        if not ok and parts[-1].endswith(("is not next",)) or (not ok and not parts[-1].endswith(" = 0")):
-            return "; ".join(parts)
-        seen.add(e.result)
-        _mark_done(spec, dn, e)
-    if why == "no answer":
-        return "; ".join([*parts, "no answer"])
-    if parsed.answer is not None:
-        a = parsed.answer
-        parts.append(f"the answer is {format_number(spec.answer)}, {_diff(spec.answer, a)}")
-    return "; ".join(parts)
-
-
-def _word(o: Any, seen: set, givens: Any) -> str:
-    if o not in seen:
-        return "not known"
-    if TAG_STYLE == "source":
-        return "given" if o in givens else "result"
-    return "known"
-
-
-def _tags(operands: Sequence[Any], seen: set, givens: Any = ()) -> str:
+def _tags(operands: Sequence[Any], seen: set) -> str:
     """Where each operand stands: ``known`` (a given the problem uses, or an earlier result) or
     ``not known``, up to the first one not known.
 
@@ -227,7 +150,7 @@ def _tags(operands: Sequence[Any], seen: set, givens: Any = ()) -> str:
     """
     out = []
     for o in operands:
-        out.append(f"{format_number(o)} {_word(o, seen, givens)}")
+        out.append(f"{format_number(o)} {'known' if o in seen else 'not known'}")
         if o not in seen:
             break
     return ", ".join(out)
@@ -257,7 +180,7 @@ def _error_body(spec: ArithSpec, done: set[int], known: set, parsed: Any, why: s
         return "; ".join([e.text for e in parsed.equations] + ["no answer"])
     seen: set = set(known)
     for e in parsed.equations:
-        tags = _tags(e.operands, seen, spec.givens)
+        tags = _tags(e.operands, seen)
         if any(o not in seen for o in e.operands):
             return tags
         if not e.true:
