@@ -9,8 +9,8 @@ arithmetic world, by an LLM for real data: :func:`prmkit.train.generative.synthe
 
 The verification is interleaved with the solution: the verifier reads ``problem \\n step_1 \\n``
 (the base LM's ``lm-likelihood`` layout), then :data:`CHECK_MARKER` (``Check:``), and writes the
-line of step 1 (``" 7 known, 38 known; 7 + 38 = 45, 45 - 45 = 0. correct"``) up to its newline; then step 2 and ``Check:`` are
-fed, and so on. It stops at the first ``incorrect`` (or a line without a verdict). The chain is
+line of step 1 (``" 7 known, 38 known; 7 + 38 = 45, 45 - 45 = 0. correct"``) up to its newline;
+then step 2 and ``Check:`` are fed, and so on. It stops at the first ``incorrect`` (or a line without a verdict). The chain is
 the lines written, each read as ``Step i:`` + the line (:func:`step_segments`, :func:`split_line`).
 A step read right after the check of the step before needs no search for "step i" in a long
 prompt, which a small model learns far faster than a chain written after the whole solution.

@@ -25,8 +25,9 @@ so the verdict reads one number: ``0`` is correct:
   states no answer: ``Step 5: ...; no answer. incorrect``.
 
 The tags give the verifier a place to look each operand up on every line; measured in
-``benchmarks/generative_verifier.md`` (the best verifier so far, though the lookup itself was not
-learned within 1500 SFT steps).
+``benchmarks/generative_verifier.md``: the best verifier so far, though the lookup itself was not
+learned (a loss weight on the erroneous lines did not teach it; lines listing the problem's next
+computations did, at the cost of three times the false alarms).
 
 The verdict words are :data:`VERDICT_CORRECT` and :data:`VERDICT_INCORRECT`; the format is the
 one :func:`prmkit.scorers.generative.parse_chain` reads back.
