@@ -57,10 +57,13 @@ from prmkit.worlds.arith_policy import ArithPolicy
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def sample_pool(n_problems: int, per_problem: int, seed: int, error_rate: float) -> list[Solution]:
-    """Policy samples (the quickstart's sample stage) with the exact first error in ``meta``."""
+def sample_pool(
+    n_problems: int, per_problem: int, seed: int, error_rate: float, error_weights=(0.4, 0.2, 0.2, 0.2)
+) -> list[Solution]:
+    """Policy samples (the quickstart's sample stage) with the exact first error in ``meta``;
+    ``error_weights``: the policy's (slip, wrong operand, wrong operation, skipped step) mix."""
     problems = generate_problems(n_problems, seed=seed, id_prefix=f"train{seed}")
-    policy = ArithPolicy(error_rate=error_rate, miracle_rate=0.02)
+    policy = ArithPolicy(error_rate=error_rate, miracle_rate=0.02, error_weights=error_weights)
     out = []
     for p, row in zip(problems, policy.sample(problems, per_problem, seed=seed), strict=True):
         for k, g in enumerate(row):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -41,7 +42,12 @@ from prmkit.records import Solution, labels_from_first_error  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
 from prmkit.train import TrainConfig, train  # noqa: E402
 from prmkit.train.likelihood import step_features_of  # noqa: E402
-from prmkit.worlds.arith import make_bench  # noqa: E402
+from prmkit.worlds.arith import (  # noqa: E402
+    check_steps,
+    generate_problems,
+    make_bench,  # noqa: E402
+)
+from prmkit.worlds.arith_policy import ArithPolicy  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -65,6 +71,60 @@ def classifier_baseline(recs, bench, gold, steps: int, out_dir: str, args) -> di
     return {**f1_of(scores, gold), "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def synthetic_errors(pool, n, seed, error_weights):
+    """``n`` erroneous prefixes made from the pool's own correct prefixes: the policy continues a
+    correct prefix (the steps before the record's first error) by one step with a forced error of
+    the ``error_weights`` mix; a record whose forced step is not an error of that mix is skipped.
+    The step is incorrect by construction (the policy's own error record); no labeller is called."""
+    n_problems = len({r.id.split("#")[0] for r in pool})
+    problems = {p.id: p for p in generate_problems(n_problems, seed=seed, id_prefix=f"train{seed}")}
+    policy = ArithPolicy(error_rate=1.0, miracle_rate=0.0, error_weights=error_weights)
+    rng = random.Random(f"synthetic:{seed}")
+    out, kinds = [], {}
+    want = dict(zip(("slip", "operand", "operation", "skip"), error_weights, strict=True))
+    for rep in range(8):  # passes over the pool: a record gives at most one prefix per pass
+        order = list(range(len(pool)))
+        rng.shuffle(order)
+        for i in order:
+            if len(out) >= n:
+                return out, kinds
+            r = pool[i]
+            fe = r.meta["exact_first_error"]
+            ok_steps = r.steps[: fe if fe >= 0 else len(r.steps) - 1]  # the correct operation steps
+            if not ok_steps:
+                continue
+            cut = rng.randrange(len(ok_steps))
+            p = problems[r.id.split("#")[0]]
+            seed_i = seed + i + rep * len(pool)
+            g = policy.continue_from([p], [list(r.steps[:cut])], 1, max_steps=1, seed=seed_i)[0][0]
+            errs = [e["kind"] for e in g.meta.get("errors", []) if e["step"] == cut]
+            if not g.steps or not errs or not want.get(errs[0]):
+                continue
+            steps = list(r.steps[:cut]) + g.steps[:1]
+            if check_steps(p, steps, partial=True).first_error != cut:  # by construction; checked
+                raise AssertionError(f"synthetic step {cut} of {r.id} is not its first error: {steps}")
+            kinds[errs[0]] = kinds.get(errs[0], 0) + 1
+            out.append(Solution(id=f"{r.id}~syn{cut}" + (f".{rep}" if rep else ""), problem=r.problem,
+                                steps=steps, reference_answer=r.reference_answer,
+                                meta={"arith": r.meta["arith"], "exact_first_error": cut,
+                                      "synthetic": errs[0]}))  # fmt: skip
+    return out, kinds
+
+
+def by_kind(bench, preds) -> dict:
+    """``{kind: [found, total]}``: solutions whose first error (by the policy's error kind, ``none``
+    for a correct solution) the verifier put at exactly the right step (-1 for ``none``)."""
+    out: dict = {}
+    for r, p in zip(bench, preds, strict=True):
+        fe = int(r.first_error)
+        kinds = [e["kind"] for e in r.meta.get("errors", []) if e["step"] == fe]
+        kind = "none" if fe < 0 else (kinds[0] if kinds else "carried")
+        got = out.setdefault(kind, [0, 0])
+        got[0] += int(p == fe)
+        got[1] += 1
+    return out
+
+
 def evaluate_verifier(path: str, bench, gold, args) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tok = load_tokenizer(path)
@@ -78,6 +138,7 @@ def evaluate_verifier(path: str, bench, gold, args) -> dict:
     for how in ("mean", "vote"):
         out[f"greedy_k1_{how}"] = {**f1_of([greedy.scores_of(c, how=how) for c in chains], gold),
                                    "per_solution": per, "seconds": round(secs, 1)}  # fmt: skip
+    out["greedy_by_kind"] = by_kind(bench, [predict_first_error(greedy.scores_of(c)) for c in chains])
     samp = GenerativeScorer(model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed)
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)
@@ -108,6 +169,23 @@ def main() -> None:
     ap.add_argument("--n-bench", type=int, default=300)
     ap.add_argument("--bench-seed", type=int, default=9001)
     ap.add_argument("--error-rate", type=float, default=0.15)
+    ap.add_argument(
+        "--pool-error-rate",
+        type=float,
+        default=None,
+        help="the training pool's error rate (default --error-rate)",
+    )
+    ap.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="add this many synthetic erroneous prefixes (forced policy errors after the pool's correct prefixes)",
+    )
+    for flag, mix, whose in (("--pool-error-weights", (0.4, 0.2, 0.2, 0.2), "the training pool policy's"),
+                             ("--synthetic-weights", (0.0, 0.6, 0.0, 0.4), "the synthetic errors'")):  # fmt: skip
+        ap.add_argument(
+            flag, type=float, nargs=4, default=mix, help=f"{whose} (slip, operand, operation, skip) error mix"
+        )
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--verdict-weight", type=float, default=10.0, help="loss weight of the verdict tokens")
     ap.add_argument("--batch-size", type=int, default=16)
@@ -145,11 +223,18 @@ def main() -> None:
     for spec in args.regimes:
         name, n_problems, steps = spec.split(":")
         t0 = time.perf_counter()
-        pool = sample_pool(int(n_problems), 2, args.seed, args.error_rate)
+        pool = sample_pool(int(n_problems), 2, args.seed, args.pool_error_rate or args.error_rate,
+                           tuple(args.pool_error_weights))  # fmt: skip
         recs = [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
                          labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
                 for r in pool]  # fmt: skip
         row: dict = {"labelled_solutions": len(recs), "sft_steps": int(steps)}
+        if args.synthetic:
+            syn, kinds = synthetic_errors(pool, args.synthetic, args.seed, tuple(args.synthetic_weights))
+            recs += [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
+                              labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)),
+                              meta=r.meta) for r in syn]  # fmt: skip
+            row["synthetic"] = {"records": len(syn), "kinds": kinds}
         feats = step_features_of(lm, tok, recs, 512)
         row["lm_likelihood"] = f1_on(fit_step_labels(recs, feats), bench_feats, gold)
         out_dir = f"{args.work}/{name}"
