@@ -26,8 +26,10 @@ so the verdict reads one number: ``0`` is correct:
 
 The tags give the verifier a place to look each operand up on every line; measured in
 ``benchmarks/generative_verifier.md``: the best verifier so far, though the lookup itself was not
-learned (a loss weight on the erroneous lines did not teach it; lines listing the problem's next
-computations did, at the cost of three times the false alarms).
+learned (a loss weight on the erroneous lines did not teach it, nor did 15 times as many wrong
+operands to learn from; lines listing the problem's next computations did, and so did comparing
+each operand with the nearest given, ``27 near 26, 27 - 26 = 1``, both at the cost of three
+times the false alarms).
 
 The verdict words are :data:`VERDICT_CORRECT` and :data:`VERDICT_INCORRECT`; the format is the
 one :func:`prmkit.scorers.generative.parse_chain` reads back.
