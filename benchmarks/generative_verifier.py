@@ -36,17 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cheap_supervision import f1_on, fit_step_labels, sample_pool  # noqa: E402
 from prmkit.evaluate.processbench import predict_first_error, processbench_metrics  # noqa: E402
+from prmkit.label.runner import problem_from_solution  # noqa: E402
 from prmkit.models.packaged import resolve_model  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.records import Solution, labels_from_first_error  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
 from prmkit.train import TrainConfig, train  # noqa: E402
 from prmkit.train.likelihood import step_features_of  # noqa: E402
-from prmkit.worlds.arith import (  # noqa: E402
-    check_steps,
-    generate_problems,
-    make_bench,  # noqa: E402
-)
+from prmkit.worlds.arith import check_steps, make_bench  # noqa: E402
 from prmkit.worlds.arith_policy import ArithPolicy  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -76,8 +73,6 @@ def synthetic_errors(pool, n, seed, error_weights):
     correct prefix (the steps before the record's first error) by one step with a forced error of
     the ``error_weights`` mix; a record whose forced step is not an error of that mix is skipped.
     The step is incorrect by construction (the policy's own error record); no labeller is called."""
-    n_problems = len({r.id.split("#")[0] for r in pool})
-    problems = {p.id: p for p in generate_problems(n_problems, seed=seed, id_prefix=f"train{seed}")}
     policy = ArithPolicy(error_rate=1.0, miracle_rate=0.0, error_weights=error_weights)
     rng = random.Random(f"synthetic:{seed}")
     out, kinds = [], {}
@@ -94,7 +89,7 @@ def synthetic_errors(pool, n, seed, error_weights):
             if not ok_steps:
                 continue
             cut = rng.randrange(len(ok_steps))
-            p = problems[r.id.split("#")[0]]
+            p = problem_from_solution(r)
             seed_i = seed + i + rep * len(pool)
             g = policy.continue_from([p], [list(r.steps[:cut])], 1, max_steps=1, seed=seed_i)[0][0]
             errs = [e["kind"] for e in g.meta.get("errors", []) if e["step"] == cut]
@@ -111,15 +106,28 @@ def synthetic_errors(pool, n, seed, error_weights):
     return out, kinds
 
 
+def first_error_kind(r: Solution) -> str:
+    """The policy's error kind at a bench record's first error: ``none`` for a correct solution,
+    ``carried`` when the policy recorded no error there."""
+    fe = int(r.first_error)
+    kinds = [e["kind"] for e in r.meta.get("errors", []) if e["step"] == fe]
+    return "none" if fe < 0 else (kinds[0] if kinds else "carried")
+
+
+def labelled(records) -> list[Solution]:
+    """Pool records with their exact step labels (1 before the first error, 0 at it)."""
+    return [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
+                     labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
+            for r in records]  # fmt: skip
+
+
 def by_kind(bench, preds) -> dict:
     """``{kind: [found, total]}``: solutions whose first error (by the policy's error kind, ``none``
     for a correct solution) the verifier put at exactly the right step (-1 for ``none``)."""
     out: dict = {}
     for r, p in zip(bench, preds, strict=True):
         fe = int(r.first_error)
-        kinds = [e["kind"] for e in r.meta.get("errors", []) if e["step"] == fe]
-        kind = "none" if fe < 0 else (kinds[0] if kinds else "carried")
-        got = out.setdefault(kind, [0, 0])
+        got = out.setdefault(first_error_kind(r), [0, 0])
         got[0] += int(p == fe)
         got[1] += 1
     return out
@@ -135,10 +143,10 @@ def evaluate_verifier(path: str, bench, gold, args) -> dict:
     chains = greedy.sample(probs, steps)
     secs = time.perf_counter() - t0
     per = {k: round(v / len(bench), 1) for k, v in greedy.compute.items() if k != "solutions"}
-    for how in ("mean", "vote"):
-        out[f"greedy_k1_{how}"] = {**f1_of([greedy.scores_of(c, how=how) for c in chains], gold),
-                                   "per_solution": per, "seconds": round(secs, 1)}  # fmt: skip
-    out["greedy_by_kind"] = by_kind(bench, [predict_first_error(greedy.scores_of(c)) for c in chains])
+    scores = {how: [greedy.scores_of(c, how=how) for c in chains] for how in ("mean", "vote")}
+    for how, sc in scores.items():
+        out[f"greedy_k1_{how}"] = {**f1_of(sc, gold), "per_solution": per, "seconds": round(secs, 1)}
+    out["greedy_by_kind"] = by_kind(bench, [predict_first_error(sc) for sc in scores["mean"]])
     samp = GenerativeScorer(model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed)
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)
@@ -225,15 +233,11 @@ def main() -> None:
         t0 = time.perf_counter()
         pool = sample_pool(int(n_problems), 2, args.seed, args.pool_error_rate or args.error_rate,
                            tuple(args.pool_error_weights))  # fmt: skip
-        recs = [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
-                         labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
-                for r in pool]  # fmt: skip
+        recs = labelled(pool)
         row: dict = {"labelled_solutions": len(recs), "sft_steps": int(steps)}
         if args.synthetic:
             syn, kinds = synthetic_errors(pool, args.synthetic, args.seed, tuple(args.synthetic_weights))
-            recs += [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
-                              labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)),
-                              meta=r.meta) for r in syn]  # fmt: skip
+            recs += labelled(syn)
             row["synthetic"] = {"records": len(syn), "kinds": kinds}
         feats = step_features_of(lm, tok, recs, 512)
         row["lm_likelihood"] = f1_on(fit_step_labels(recs, feats), bench_feats, gold)

@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from generative_verifier import first_error_kind  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.scorers.generative import CHECK_MARKER, GenerativeScorer, step_segments  # noqa: E402
 from prmkit.worlds.arith import make_bench  # noqa: E402
@@ -69,8 +70,7 @@ def tag_probabilities(path: str, bench) -> dict:
             p = float(torch.sigmoid(logits[at, not_id] - logits[at, known_id]))
             per[i] = max(per.get(i, 0.0), p)
         fe = int(r.first_error)
-        kinds = [e["kind"] for e in r.meta.get("errors", []) if e["step"] == fe]
-        if fe >= 0 and kinds and kinds[0] == "operand" and fe in per:
+        if first_error_kind(r) == "operand" and fe in per:
             pos.append(per[fe])
         neg += [p for i, p in per.items() if fe < 0 or i < fe]
     return {"auc": round(auc(pos, neg), 3), "wrong_operand_steps": len(pos), "correct_steps": len(neg),
