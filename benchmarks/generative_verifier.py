@@ -25,6 +25,7 @@ import argparse
 import json
 import platform
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,9 @@ from prmkit.records import Solution, labels_from_first_error  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
 from prmkit.train import TrainConfig, train  # noqa: E402
 from prmkit.train.likelihood import step_features_of  # noqa: E402
+from prmkit.worlds import arith_verify  # noqa: E402
 from prmkit.worlds.arith import check_steps, make_bench  # noqa: E402
+from prmkit.worlds.arith_parse import format_number  # noqa: E402
 from prmkit.worlds.arith_policy import ArithPolicy  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -106,6 +109,49 @@ def synthetic_errors(pool, n, seed, error_weights):
     return out, kinds
 
 
+def _nearest(write):
+    """An operand check that compares each operand with the known number nearest to it (a given
+    the problem uses or an earlier result), written ``write(operand, nearest)``, up to the first
+    operand that differs."""
+
+    def lookup(operands, seen) -> str:
+        out = []
+        for o in operands:
+            g = min(seen, key=lambda x: (abs(x - o), str(x))) if seen else o
+            out.append(write(o, g))
+            if g != o:
+                break
+        return ", ".join(out)
+
+    return lookup
+
+
+#: how a chain line checks its operands: ``tag`` is the library's writer (``known`` / ``not
+#: known``); the others replace ``prmkit.worlds.arith_verify._tags`` for the run
+LOOKUPS = {
+    "tag": arith_verify._tags,
+    # ``24 near 24, 24 - 24 = 0`` (fifth session's ``longnear2``)
+    "near": _nearest(lambda o, g: f"{format_number(o)} near {format_number(g)}, {arith_verify._diff(g, o)}"),
+    # ``24 is 24``, no subtraction (sixth session); a misread number ends the line: ``9 is 8``
+    "is": _nearest(lambda o, g: f"{format_number(o)} is {format_number(g)}"),
+}
+
+
+def use_lookup(name: str) -> None:
+    """Make the chain writer check operands the ``name`` way (:data:`LOOKUPS`) in this process.
+
+    Example:
+        >>> from prmkit.worlds.arith_spec import generate_problems
+        >>> p = generate_problems(1, seed=0, min_ops=2, max_ops=2, distractors=False)[0]
+        >>> use_lookup("is")
+        >>> arith_verify.verification_chain(p, ["4 x 3 = 12 balloons.", "12 - 5 = 7."]).splitlines()
+        ['Step 1: 4 is 4, 3 is 3; 4 x 3 = 12, 12 - 12 = 0. correct', 'Step 2: 12 is 12, 5 is 4. incorrect']
+        >>> use_lookup("tag"); arith_verify.verification_chain(p, ["5 x 3 = 15 balloons."])
+        'Step 1: 5 not known. incorrect'
+    """
+    arith_verify._tags = LOOKUPS[name]
+
+
 def first_error_kind(r: Solution) -> str:
     """The policy's error kind at a bench record's first error: ``none`` for a correct solution,
     ``carried`` when the policy recorded no error there."""
@@ -133,6 +179,79 @@ def by_kind(bench, preds) -> dict:
     return out
 
 
+_DIFF = re.compile(r"^(\S+) - (\S+) = (\S+)$")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.replace("*", "x").split())
+
+
+def divergence(ref: str, gen: str, step: str = "") -> str:
+    """Which part of a check a generated chain line first gets wrong, against the checker's line
+    for the same step: ``lookup`` (an operand's tag or the number it is compared with),
+    ``restate`` (an operand or a left-hand side copied from the step), ``structure`` (the
+    checker names the computation the problem needs where the line restates the ``step``'s),
+    ``recompute`` (the value of the left-hand side), ``difference`` (the subtraction the verdict
+    reads), ``answer``, ``other`` (a part of another shape), ``length`` (one line stops early),
+    ``verdict`` (every part agrees, the verdict does not), ``none`` (equal).
+
+    Example:
+        >>> divergence("Step 2: 24 is 24, 6 is 6; 24 - 6 = 18, 18 - 18 = 0. correct",
+        ...            "Step 2: 24 is 22. incorrect")
+        'lookup'
+        >>> divergence("Step 1: 7 known, 38 known; 7 + 38 = 45, 45 - 45 = 0. correct",
+        ...            "Step 1: 7 known, 38 known; 7 + 38 = 35, 45 - 35 = 10. incorrect")
+        'recompute'
+        >>> divergence("Step 3: 6 known; 6 x 47 = 282, 302 - 282 = 20. incorrect",
+        ...            "Step 3: 6 known; 6 x 47 = 282, 302 - 282 = 0. correct")
+        'difference'
+        >>> divergence("Step 1: 33 is 33, 4 is 4; 33 - 25 = 8, 29 - 8 = 21. incorrect",
+        ...            "Step 1: 33 is 33, 4 is 4; 33 - 4 = 29, 29 - 29 = 0. correct", "33 - 4 = 29 apples.")
+        'structure'
+    """
+    if ref == gen:
+        return "none"
+    body = [re.split(r"[;,] ", line.split(":", 1)[-1].rsplit(". ", 1)[0].strip()) for line in (ref, gen)]
+    for a, b in zip(*body, strict=False):
+        if a == b:
+            continue
+        if a.startswith("the answer") or b.startswith("the answer"):
+            return "answer"
+        tag = re.compile(r"^(\S+) (known|not known|near|is) ")
+        ta, tb = tag.match(a + " "), tag.match(b + " ")
+        if ta or tb:
+            return "restate" if not (ta and tb) or ta.group(1) != tb.group(1) else "lookup"
+        da, db = _DIFF.match(a), _DIFF.match(b)
+        if da and db and {da[1], da[2]} == {db[1], db[2]}:
+            return "difference"
+        if "=" in a and "=" in b:
+            lhs = _norm(b.split("=")[0])
+            if _norm(a.split("=")[0]) == lhs:
+                return "recompute"
+            restated = lhs and re.search(rf"(?<![\d.]){re.escape(lhs)}(?!\d|\.\d)", _norm(step))
+            return "structure" if restated else "restate"
+        return "other"
+    return "length" if len(body[0]) != len(body[1]) else "verdict"
+
+
+def divergences(bench, chains, preds) -> dict:
+    """``{outcome: {part: n}}`` over the greedy chains that put the first error at a wrong step
+    (outcome ``false_alarm``: a correct solution flagged; ``missed``, ``early``, ``late``): the
+    part of the first line that departs from the checker's chain (:func:`divergence`)."""
+    out: dict = {}
+    for r, cs, p in zip(bench, chains, preds, strict=True):
+        fe = int(r.first_error)
+        if p == fe:
+            continue
+        outcome = "false_alarm" if fe < 0 else "missed" if p < 0 else "early" if p < fe else "late"
+        ref, gen = arith_verify.verification_chain(r, r.steps).splitlines(), cs[0].text.splitlines()
+        i = next((j for j, (a, b) in enumerate(zip(ref, gen, strict=False)) if a != b), None)
+        part = divergence(ref[i], gen[i], r.steps[i]) if i is not None else "length"
+        got = out.setdefault(outcome, {})
+        got[part] = got.get(part, 0) + 1
+    return out
+
+
 def evaluate_verifier(path: str, bench, gold, args) -> dict:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tok = load_tokenizer(path)
@@ -146,7 +265,9 @@ def evaluate_verifier(path: str, bench, gold, args) -> dict:
     scores = {how: [greedy.scores_of(c, how=how) for c in chains] for how in ("mean", "vote")}
     for how, sc in scores.items():
         out[f"greedy_k1_{how}"] = {**f1_of(sc, gold), "per_solution": per, "seconds": round(secs, 1)}
-    out["greedy_by_kind"] = by_kind(bench, [predict_first_error(sc) for sc in scores["mean"]])
+    preds = [predict_first_error(sc) for sc in scores["mean"]]
+    out["greedy_by_kind"] = by_kind(bench, preds)
+    out["greedy_divergence"] = divergences(bench, chains, preds)
     samp = GenerativeScorer(model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed)
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)
@@ -170,13 +291,19 @@ def evaluate_verifier(path: str, bench, gold, args) -> dict:
     return out
 
 
+def add_bench_args(ap: argparse.ArgumentParser) -> None:
+    """The held-out bench's flags (``make_bench(n_bench, seed=bench_seed, error_rate=...)``),
+    shared by the verifier benchmarks."""
+    ap.add_argument("--n-bench", type=int, default=300)
+    ap.add_argument("--bench-seed", type=int, default=9001)
+    ap.add_argument("--error-rate", type=float, default=0.15)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--regimes", nargs="+", default=["full:600:300", "small:100:60"])
     ap.add_argument("--seed", type=int, default=0, help="training pool seed (problems of seed != bench)")
-    ap.add_argument("--n-bench", type=int, default=300)
-    ap.add_argument("--bench-seed", type=int, default=9001)
-    ap.add_argument("--error-rate", type=float, default=0.15)
+    add_bench_args(ap)
     ap.add_argument(
         "--pool-error-rate",
         type=float,
@@ -194,6 +321,9 @@ def main() -> None:
         ap.add_argument(
             flag, type=float, nargs=4, default=mix, help=f"{whose} (slip, operand, operation, skip) error mix"
         )
+    ap.add_argument(
+        "--lookup", choices=sorted(LOOKUPS), default="tag", help="how the chains check operands (see LOOKUPS)"
+    )
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--verdict-weight", type=float, default=10.0, help="loss weight of the verdict tokens")
     ap.add_argument("--batch-size", type=int, default=16)
@@ -218,6 +348,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "generative_verifier.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    use_lookup(args.lookup)
 
     base = resolve_model("arith-base")
     lm = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()

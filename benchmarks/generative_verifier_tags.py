@@ -26,7 +26,7 @@ from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generative_verifier import first_error_kind  # noqa: E402
+from generative_verifier import add_bench_args, first_error_kind  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.scorers.generative import CHECK_MARKER, GenerativeScorer, step_segments  # noqa: E402
 from prmkit.worlds.arith import make_bench  # noqa: E402
@@ -81,9 +81,7 @@ def tag_probabilities(path: str, bench) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("verifiers", nargs="+", help="verifier checkpoints (tagged chain format)")
-    ap.add_argument("--n-bench", type=int, default=300)
-    ap.add_argument("--bench-seed", type=int, default=9001)
-    ap.add_argument("--error-rate", type=float, default=0.15)
+    add_bench_args(ap)
     ap.add_argument("--out", default=str(RESULTS / "generative_verifier_tags.json"))
     args = ap.parse_args()
     torch.set_num_threads(1)

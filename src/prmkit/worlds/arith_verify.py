@@ -29,7 +29,8 @@ The tags give the verifier a place to look each operand up on every line; measur
 learned (a loss weight on the erroneous lines did not teach it, nor did 15 times as many wrong
 operands to learn from; lines listing the problem's next computations did, and so did comparing
 each operand with the nearest given, ``27 near 26, 27 - 26 = 1``, both at the cost of three
-times the false alarms).
+times the false alarms; with three to six times the data such lookups still flag 35-44 of 150
+correct solutions, and the best of them ties this format).
 
 The verdict words are :data:`VERDICT_CORRECT` and :data:`VERDICT_INCORRECT`; the format is the
 one :func:`prmkit.scorers.generative.parse_chain` reads back.
