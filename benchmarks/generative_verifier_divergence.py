@@ -66,10 +66,10 @@ def main() -> None:
         if out_path.exists()
         else {"benchmark": "generative_verifier_divergence"}
     )
-    out["args"] = {k: v for k, v in vars(args).items() if k != "verifiers"}
+    out["args"] = {k: v for k, v in vars(args).items() if k not in ("verifiers", "lookup")}
     for path in args.verifiers:
         name = Path(path).name
-        out.setdefault("verifiers", {})[name] = attribute(path, bench)
+        out.setdefault("verifiers", {})[name] = {"lookup": args.lookup, **attribute(path, bench)}
         out_path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(json.dumps({name: out["verifiers"][name]}), flush=True)
 
