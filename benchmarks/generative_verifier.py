@@ -180,6 +180,7 @@ def by_kind(bench, preds) -> dict:
 
 
 _DIFF = re.compile(r"^(\S+) - (\S+) = (\S+)$")
+_TAG = re.compile(r"^(\S+) (known|not known|near|is) ")
 
 
 def _norm(text: str) -> str:
@@ -217,8 +218,7 @@ def divergence(ref: str, gen: str, step: str = "") -> str:
             continue
         if a.startswith("the answer") or b.startswith("the answer"):
             return "answer"
-        tag = re.compile(r"^(\S+) (known|not known|near|is) ")
-        ta, tb = tag.match(a + " "), tag.match(b + " ")
+        ta, tb = _TAG.match(a + " "), _TAG.match(b + " ")
         if ta or tb:
             return "restate" if not (ta and tb) or ta.group(1) != tb.group(1) else "lookup"
         da, db = _DIFF.match(a), _DIFF.match(b)
