@@ -299,6 +299,28 @@ def add_bench_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--error-rate", type=float, default=0.15)
 
 
+def diagnostic_setup(doc: str, name: str):
+    """The command line shared by the verifier diagnostics (``generative_verifier_divergence.py``,
+    ``generative_verifier_soft.py``): checkpoints, ``--lookup`` (the chain format they were
+    trained on, made current), the bench flags and ``--out`` (``results/<name>.json``, updated).
+    Returns ``(args, bench, out_path, out)``, ``out`` the JSON so far."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("verifiers", nargs="+", help="verifier checkpoints")
+    ap.add_argument(
+        "--lookup", choices=sorted(LOOKUPS), default="tag", help="the chain format they were trained on"
+    )
+    add_bench_args(ap)
+    ap.add_argument("--out", default=str(RESULTS / f"{name}.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    use_lookup(args.lookup)
+    bench = make_bench(args.n_bench, seed=args.bench_seed, error_rate=args.error_rate)
+    out_path = Path(args.out)
+    out = json.loads(out_path.read_text()) if out_path.exists() else {"benchmark": name}
+    out["args"] = {k: v for k, v in vars(args).items() if k not in ("verifiers", "lookup")}
+    return args, bench, out_path, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--regimes", nargs="+", default=["full:600:300", "small:100:60"])

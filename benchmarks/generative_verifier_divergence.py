@@ -16,7 +16,6 @@ Writes (updates) benchmarks/results/generative_verifier_divergence.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,11 +25,10 @@ from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generative_verifier import LOOKUPS, add_bench_args, by_kind, divergences, f1_of, use_lookup  # noqa: E402
+from generative_verifier import by_kind, diagnostic_setup, divergences, f1_of  # noqa: E402
 from prmkit.evaluate.processbench import predict_first_error  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer  # noqa: E402
-from prmkit.worlds.arith import make_bench  # noqa: E402
 from prmkit.worlds.arith_verify import verification_chain  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -49,24 +47,7 @@ def attribute(path: str, bench) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("verifiers", nargs="+", help="verifier checkpoints")
-    ap.add_argument(
-        "--lookup", choices=sorted(LOOKUPS), default="tag", help="the chain format they were trained on"
-    )
-    add_bench_args(ap)
-    ap.add_argument("--out", default=str(RESULTS / "generative_verifier_divergence.json"))
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    use_lookup(args.lookup)
-    bench = make_bench(args.n_bench, seed=args.bench_seed, error_rate=args.error_rate)
-    out_path = Path(args.out)
-    out = (
-        json.loads(out_path.read_text())
-        if out_path.exists()
-        else {"benchmark": "generative_verifier_divergence"}
-    )
-    out["args"] = {k: v for k, v in vars(args).items() if k not in ("verifiers", "lookup")}
+    args, bench, out_path, out = diagnostic_setup(__doc__, "generative_verifier_divergence")
     for path in args.verifiers:
         name = Path(path).name
         out.setdefault("verifiers", {})[name] = {"lookup": args.lookup, **attribute(path, bench)}
