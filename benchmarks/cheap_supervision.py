@@ -52,13 +52,13 @@ from prmkit.train.likelihood import (
     step_features_of,
 )
 from prmkit.worlds.arith import check_steps, generate_problems, make_bench
-from prmkit.worlds.arith_policy import ArithPolicy
+from prmkit.worlds.arith_policy import ERROR_WEIGHTS, ArithPolicy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def sample_pool(
-    n_problems: int, per_problem: int, seed: int, error_rate: float, error_weights=(0.4, 0.2, 0.2, 0.2)
+    n_problems: int, per_problem: int, seed: int, error_rate: float, error_weights=ERROR_WEIGHTS
 ) -> list[Solution]:
     """Policy samples (the quickstart's sample stage) with the exact first error in ``meta``;
     ``error_weights``: the policy's (slip, wrong operand, wrong operation, skipped step) mix."""

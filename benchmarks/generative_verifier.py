@@ -47,13 +47,13 @@ from prmkit.train.likelihood import step_features_of  # noqa: E402
 from prmkit.worlds import arith_verify  # noqa: E402
 from prmkit.worlds.arith import check_steps, make_bench  # noqa: E402
 from prmkit.worlds.arith_parse import format_number  # noqa: E402
-from prmkit.worlds.arith_policy import ArithPolicy  # noqa: E402
+from prmkit.worlds.arith_policy import ERROR_WEIGHTS, ArithPolicy  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def f1_of(scores, gold) -> dict:
-    m = processbench_metrics([predict_first_error(s) for s in scores], gold)
+def f1_of(scores, gold, threshold: float = 0.5) -> dict:
+    m = processbench_metrics([predict_first_error(s, threshold) for s in scores], gold)
     return {k: round(float(m[k] or 0.0), 2) for k in ("f1", "acc_err", "acc_corr")}
 
 
@@ -338,7 +338,7 @@ def main() -> None:
         default=0,
         help="add this many synthetic erroneous prefixes (forced policy errors after the pool's correct prefixes)",
     )
-    for flag, mix, whose in (("--pool-error-weights", (0.4, 0.2, 0.2, 0.2), "the training pool policy's"),
+    for flag, mix, whose in (("--pool-error-weights", ERROR_WEIGHTS, "the training pool policy's"),
                              ("--synthetic-weights", (0.0, 0.6, 0.0, 0.4), "the synthetic errors'")):  # fmt: skip
         ap.add_argument(
             flag, type=float, nargs=4, default=mix, help=f"{whose} (slip, operand, operation, skip) error mix"

@@ -7,7 +7,8 @@ step: the line the checker writes when the step is right (``24 is 24, 6 is 6; 24
 the steps before. A step's score is the smallest probability the verifier gives a token of its
 passing line; the first step scoring below ``tau`` is the predicted first error. Reported per
 verifier: the AUC of the first-error steps against the correct steps (steps before a first error
-and every step of a correct solution; a lower score ranks as more likely an error), first-error F1 at ``tau = 0.5`` (no fitting: the passing
+and every step of a correct solution; a lower score ranks as more likely an error:
+``auroc(correct, first_error)``), first-error F1 at ``tau = 0.5`` (no fitting: the passing
 token is less likely than not), and F1 over a sweep of ``tau`` read on the benchmark itself
 (an upper bound for a threshold fitted elsewhere, marked as such).
 
@@ -26,13 +27,12 @@ from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generative_verifier import diagnostic_setup  # noqa: E402
-from generative_verifier_tags import auc  # noqa: E402
-from prmkit.evaluate.processbench import processbench_metrics  # noqa: E402
+from generative_verifier import diagnostic_setup, f1_of  # noqa: E402
+from prmkit.evaluate.calibration import auroc  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.scorers.generative import CHECK_MARKER, step_segments  # noqa: E402
 from prmkit.worlds import arith_verify  # noqa: E402
-from prmkit.worlds.arith_parse import format_number, parse_step  # noqa: E402
+from prmkit.worlds.arith_parse import parse_step  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TAUS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -53,15 +53,10 @@ def passing_line(step: str) -> str | None:
         parsed = parse_step(step)
     except (ValueError, RecursionError, OverflowError):
         return None
-    parts = []
-    for e in parsed.equations:
-        r = format_number(e.result)
-        tags = arith_verify._tags(e.operands, set(e.operands))
-        parts.append(f"{tags}; {arith_verify._lhs(e)} = {r}, {r} - {r} = 0")
-    if parsed.answer is not None:
-        a = format_number(parsed.answer)
-        parts.append(f"the answer is {a}, {a} - {a} = 0")
-    return arith_verify.chain_line(1, "; ".join(parts), True) if parts else None
+    if not parsed.equations and parsed.answer is None:
+        return None
+    operands = {o for e in parsed.equations for o in e.operands}
+    return arith_verify.chain_line(1, arith_verify._correct_body(parsed, operands, recompute=False), True)
 
 
 @torch.inference_mode()
@@ -94,10 +89,6 @@ def step_scores(path: str, bench) -> list[list[float]]:
     return out
 
 
-def first_below(scores: list[float], tau: float) -> int:
-    return next((i for i, s in enumerate(scores) if s < tau), -1)
-
-
 def main() -> None:
     args, bench, out_path, out = diagnostic_setup(__doc__, "generative_verifier_soft")
     gold = [int(r.first_error) for r in bench]
@@ -110,15 +101,12 @@ def main() -> None:
         scores = step_scores(path, bench)
         pos = [s[g] for s, g in zip(scores, gold, strict=True) if g >= 0]
         neg = [x for s, g in zip(scores, gold, strict=True) for x in (s[:g] if g >= 0 else s)]
-        sweep = {}
-        for tau in TAUS:
-            m = processbench_metrics([first_below(s, tau) for s in scores], gold)
-            sweep[str(tau)] = {k: round(float(m[k] or 0.0), 2) for k in ("f1", "acc_err", "acc_corr")}
+        sweep = {str(tau): f1_of(scores, gold, tau) for tau in TAUS}
         best = max(sweep, key=lambda t: sweep[t]["f1"])
         name = Path(path).name
         out.setdefault("verifiers", {})[name] = {
             "lookup": args.lookup,
-            "auc_first_error_vs_correct_steps": round(auc([-p for p in pos], [-x for x in neg]), 3),
+            "auc_first_error_vs_correct_steps": round(auroc(neg, pos), 3),
             "f1_tau_0.5": sweep["0.5"],
             "best_tau_on_bench": {"tau": float(best), **sweep[best]},
             "sweep": sweep,

@@ -27,21 +27,12 @@ from transformers import AutoModelForCausalLM
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generative_verifier import add_bench_args, first_error_kind  # noqa: E402
+from prmkit.evaluate.calibration import auroc  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.scorers.generative import CHECK_MARKER, GenerativeScorer, step_segments  # noqa: E402
 from prmkit.worlds.arith import make_bench  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def auc(pos: list[float], neg: list[float]) -> float:
-    """P(a random positive scores above a random negative), ties count half.
-
-    Example:
-        >>> auc([0.9, 0.4], [0.1, 0.4])
-        0.875
-    """
-    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
 
 
 @torch.inference_mode()
@@ -73,7 +64,7 @@ def tag_probabilities(path: str, bench) -> dict:
         if first_error_kind(r) == "operand" and fe in per:
             pos.append(per[fe])
         neg += [p for i, p in per.items() if fe < 0 or i < fe]
-    return {"auc": round(auc(pos, neg), 3), "wrong_operand_steps": len(pos), "correct_steps": len(neg),
+    return {"auc": round(auroc(pos, neg), 3), "wrong_operand_steps": len(pos), "correct_steps": len(neg),
             "median_p_wrong_operand": round(statistics.median(pos), 4),
             "median_p_correct": round(statistics.median(neg), 4)}  # fmt: skip
 

@@ -223,6 +223,10 @@ def _assign(c: _Compiled, belief: list, operands: tuple, ops: frozenset, result:
         belief[best] = result
 
 
+#: the policy's default (slip, wrong operand, wrong operation, skipped step) error mix
+ERROR_WEIGHTS: tuple[float, float, float, float] = (0.4, 0.2, 0.2, 0.2)
+
+
 @POLICIES.register("arith")
 class ArithPolicy(Policy):
     """Noisy, fast, exactly-labelled step generator for arithmetic-world problems.
@@ -249,7 +253,7 @@ class ArithPolicy(Policy):
         error_rate: float = 0.15,
         miracle_rate: float = 0.02,
         diversity: float = 0.5,
-        error_weights: Sequence[float] = (0.4, 0.2, 0.2, 0.2),
+        error_weights: Sequence[float] = ERROR_WEIGHTS,
     ) -> None:
         for name, v in (("error_rate", error_rate), ("miracle_rate", miracle_rate), ("diversity", diversity)):
             if not 0.0 <= float(v) <= 1.0:

@@ -127,17 +127,9 @@ def verification_chain(
         if ok and last and not partial and parsed.answer is None:
             ok, why = False, "no answer"
         if ok:
-            seen = set(before)
-            parts = []
-            for e in parsed.equations:
-                parts.append(f"{_tags(e.operands, seen)}; {_checked(e)}")
-                seen.add(e.result)
-            if parsed.answer is not None:
-                a = format_number(parsed.answer)
-                parts.append(f"the answer is {a}, {a} - {a} = 0")
+            lines.append(chain_line(i + 1, _correct_body(parsed, before), True))
             for e in parsed.equations:
                 _mark_done(spec, done, e)
-            lines.append(chain_line(i + 1, "; ".join(parts), True))
             continue
         lines.append(chain_line(i + 1, _error_body(spec, done, before, parsed, why), False))
         break
@@ -160,9 +152,28 @@ def _tags(operands: Sequence[Any], seen: set) -> str:
     return ", ".join(out)
 
 
-def _checked(e: Equation) -> str:
-    """``lhs = recomputed, difference`` of one equation."""
-    v = evaluate_expression(_lhs(e))
+def _correct_body(parsed: Any, known: set, recompute: bool = True) -> str:
+    """The body of the line of a step judged correct: each equation's operand checks and check
+    (its result known to the next), then the stated answer. ``recompute=False`` states the
+    step's own results: the line the step gets if it is right, whatever it computes.
+
+    Example:
+        >>> _correct_body(parse_step("4 x 3 = 13."), {3, 4}, recompute=False)
+        '4 known, 3 known; 4 x 3 = 13, 13 - 13 = 0'
+    """
+    seen, parts = set(known), []
+    for e in parsed.equations:
+        parts.append(f"{_tags(e.operands, seen)}; {_checked(e, recompute)}")
+        seen.add(e.result)
+    if parsed.answer is not None:
+        a = format_number(parsed.answer)
+        parts.append(f"the answer is {a}, {a} - {a} = 0")
+    return "; ".join(parts)
+
+
+def _checked(e: Equation, recompute: bool = True) -> str:
+    """``lhs = recomputed, difference`` of one equation (``recompute=False``: the stated result)."""
+    v = evaluate_expression(_lhs(e)) if recompute else e.result
     return f"{_lhs(e)} = {format_number(v if v is not None else e.result)}, {_diff(v if v is not None else e.result, e.result)}"
 
 
