@@ -1,7 +1,7 @@
 """Generative verifier (issue 19 item 1) against the discriminative ``lm-likelihood`` PRM on the
 arithmetic world.
 
-Both start from the packaged base LM ``arith-base`` and see the same labelled solutions (policy
+Both start from the same base LM (``--base``, by default the packaged ``arith-base``) and see the same labelled solutions (policy
 samples of training seeds, exact step labels from the world's checker): the ``lm-likelihood``
 PRM fits its logistic head on them, the generative verifier is fine-tuned (SFT) on their
 verification chains (written from the checker, :mod:`prmkit.worlds.arith_verify`), loss on the
@@ -63,7 +63,7 @@ def classifier_baseline(recs, bench, gold, steps: int, out_dir: str, args) -> di
     from prmkit.scorers import load_scorer
 
     t0 = time.perf_counter()
-    train(TrainConfig(out=out_dir, model="arith-base", format="token-classification", max_steps=steps,
+    train(TrainConfig(out=out_dir, model=args.base, format="token-classification", max_steps=steps,
                       batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed),
           train_records=recs, eval_records=[])  # fmt: skip
     scorer = load_scorer(None, out_dir)
@@ -357,7 +357,7 @@ def main() -> None:
     )
     ap.add_argument("--work", default="runs/bench-generative")
     ap.add_argument(
-        "--base", default="arith-base", help="the verifier's starting model (a packaged name or a path)"
+        "--base", default="arith-base", help="the base LM both PRMs start from (a packaged name or a path)"
     )
     ap.add_argument(
         "--positions", type=int, default=None, help="extend the base's RoPE positions (train --positions)"
@@ -372,7 +372,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     use_lookup(args.lookup)
 
-    base = resolve_model("arith-base")
+    base = resolve_model(args.base)  # both PRMs start from it
     lm = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
     tok = load_tokenizer(base)
     bench = make_bench(args.n_bench, seed=args.bench_seed, error_rate=args.error_rate)

@@ -169,3 +169,30 @@ def test_resume_continues_the_same_run(tmp_path, monkeypatch):
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_init_continues_from_an_existing_base(tmp_path):
+    """``--init`` starts from the given base LM's weights and tokenizer (continued pretraining), and
+    its recipe must describe the init's architecture."""
+    from safetensors.torch import load_file
+
+    pretrain(_tiny(tmp_path / "a", hidden=48), log=lambda s: None)
+    init = str(tmp_path / "a" / "model")
+    # a learning rate so small that one step leaves every float16 weight where the init put it
+    with pytest.raises(PrmkitError, match="hidden 48"):  # the recipe must describe the init
+        pretrain(_tiny(tmp_path / "b", init=init), log=lambda s: None)
+    pretrain(_tiny(tmp_path / "b", max_steps=1, lr=1e-12, weight_decay=0.0, init=init, seed=1, hidden=48),
+             log=lambda s: None)  # fmt: skip
+    pretrain(_tiny(tmp_path / "c", max_steps=1, lr=1e-12, weight_decay=0.0, seed=1), log=lambda s: None)
+    a = load_file(tmp_path / "a" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "model" / "model.safetensors")
+    c = load_file(tmp_path / "c" / "model" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert c["model.embed_tokens.weight"].shape[1] == 32  # without --init: a fresh model
+    assert (tmp_path / "a" / "tokenizer" / "tokenizer.json").read_text() == (
+        tmp_path / "b" / "tokenizer" / "tokenizer.json"
+    ).read_text()
+    recipe = json.loads((tmp_path / "b" / "model" / "recipe.json").read_text())
+    assert recipe["recipe"]["init"] == init

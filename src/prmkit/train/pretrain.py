@@ -42,6 +42,7 @@ from transformers import AutoModelForCausalLM
 from prmkit.config import check_choice, check_min, check_positive, check_range
 from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
+from prmkit.models.packaged import resolve_model
 from prmkit.models.tiny import build_tiny_model, train_tokenizer
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.progress import Bar
@@ -100,6 +101,11 @@ class PretrainConfig:
     threads: int | None = _h("torch CPU threads (default: torch's)")
     bf16: bool = _h("bfloat16 autocast for the forward pass (1.3x faster on a CPU with avx512_bf16)", True)
     resume: bool = _h("continue from OUT/checkpoint", False)
+    init: str | None = _h(
+        "continued pretraining: start from this base LM (a packaged name such as arith-base, or a "
+        "directory) and its tokenizer instead of a fresh init (arch, hidden, layers and heads must "
+        "match it; give another --seed than the init's for new problems)"
+    )
     quiet: bool = _h("no progress bar", False)
 
     def __post_init__(self) -> None:
@@ -431,6 +437,16 @@ def export_model(model: Any, tokenizer: Any, out: Path, cfg: Any, extra: dict[st
     return out
 
 
+def _check_init_shape(cfg: Any, config: Any) -> None:
+    """The architecture fields of ``cfg`` must describe the ``--init`` model (the recipe records them)."""
+    have = {"arch": config.model_type, "hidden": config.hidden_size, "layers": config.num_hidden_layers,
+            "heads": config.num_attention_heads}  # fmt: skip
+    for field, value in have.items():
+        if getattr(cfg, field) != value:
+            raise PrmkitError(f"--init {cfg.init} has {field} {value}, the recipe says {getattr(cfg, field)}: "
+                              f"pass --{field} {value}", field=field)  # fmt: skip
+
+
 def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     """Pretrain (or resume) the world base LM; returns the final held-out accuracies.
 
@@ -457,9 +473,15 @@ def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     else:
         if ckpt.exists() and not cfg.resume:
             raise PrmkitError(f"{ckpt} exists: pass --resume to continue it, or use a new --out", field="out")
-        tokenizer = cfg.make_tokenizer()
+        init = getattr(cfg, "init", None)
+        if init:  # continued pretraining of an existing base LM
+            tokenizer = load_tokenizer(resolve_model(init))
+            model = AutoModelForCausalLM.from_pretrained(resolve_model(init), dtype=torch.float32)
+            _check_init_shape(cfg, model.config)
+        else:
+            tokenizer = cfg.make_tokenizer()
+            model = build_base_model(cfg, tokenizer)
         tokenizer.save_pretrained(out / "tokenizer")
-        model = build_base_model(cfg, tokenizer)
     recipe = _recipe_fields(cfg)
     if not phases or phases[-1]["max_steps"] != cfg.max_steps or phases[-1].get("recipe", recipe) != recipe:
         phases = [*phases, {"from_step": start, "max_steps": cfg.max_steps, "recipe": recipe}]
