@@ -178,9 +178,9 @@ def test_init_continues_from_an_existing_base(tmp_path):
 
     pretrain(_tiny(tmp_path / "a", hidden=48), log=lambda s: None)
     init = str(tmp_path / "a" / "model")
-    # a learning rate so small that one step leaves every float16 weight where the init put it
     with pytest.raises(PrmkitError, match="hidden 48"):  # the recipe must describe the init
         pretrain(_tiny(tmp_path / "b", init=init), log=lambda s: None)
+    # a learning rate so small that one step leaves every float16 weight where the init put it
     pretrain(_tiny(tmp_path / "b", max_steps=1, lr=1e-12, weight_decay=0.0, init=init, seed=1, hidden=48),
              log=lambda s: None)  # fmt: skip
     pretrain(_tiny(tmp_path / "c", max_steps=1, lr=1e-12, weight_decay=0.0, seed=1), log=lambda s: None)
@@ -196,3 +196,4 @@ def test_init_continues_from_an_existing_base(tmp_path):
     ).read_text()
     recipe = json.loads((tmp_path / "b" / "model" / "recipe.json").read_text())
     assert recipe["recipe"]["init"] == init
+    assert recipe["phases"][0]["init_sha256"] == sha256_file(f"{init}/model.safetensors")

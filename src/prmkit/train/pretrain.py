@@ -485,6 +485,8 @@ def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     recipe = _recipe_fields(cfg)
     if not phases or phases[-1]["max_steps"] != cfg.max_steps or phases[-1].get("recipe", recipe) != recipe:
         phases = [*phases, {"from_step": start, "max_steps": cfg.max_steps, "recipe": recipe}]
+        if not start and getattr(cfg, "init", None):  # which weights the run started from
+            phases[-1]["init_sha256"] = sha256_file(Path(resolve_model(cfg.init), "model.safetensors"))
     phases[-1].pop("stopped_at", None)  # set again below if this run is cut short too
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
