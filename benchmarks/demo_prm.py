@@ -76,6 +76,10 @@ def main() -> None:
     ap.add_argument("--out", default="runs/quickstart", help="quickstart directory (stages are reused)")
     ap.add_argument("--n-base-eval", type=int, default=1000, help="held-out problems for the base LM")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument(
+        "--base", default="arith-base", help="the base LM (quickstart --base): packaged name or path"
+    )
+    ap.add_argument("--json", default=str(RESULTS / "demo_prm.json"), help="where the results go")
     gsm = "../shared/data/gsm8k/test.jsonl"  # the path make demo passes (run from the repository root)
     ap.add_argument("--gsm8k", default=gsm if Path(gsm).is_file() else None, help="as make demo passes it")
     args = ap.parse_args()
@@ -90,12 +94,13 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    base = resolve_model("arith-base")
+    base = resolve_model(args.base)
     t0 = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     acc = result_accuracy(model, load_tokenizer(base), args.n_base_eval, seed=31_337)
     base_s = time.perf_counter() - t0
-    summary = run_quickstart(QuickstartConfig(out=args.out, threads=args.threads, gsm8k=args.gsm8k))
+    summary = run_quickstart(QuickstartConfig(out=args.out, threads=args.threads, gsm8k=args.gsm8k or None,
+                                               base=args.base))  # fmt: skip
     out = {
         "summary": summary,
         "base_lm": {"held_out_problems": args.n_base_eval, "seed": 31_337, "accuracy": acc["acc"],
@@ -110,8 +115,8 @@ def main() -> None:
         "cpu_threads": torch.get_num_threads(),
     }  # fmt: skip
     out["readme_table"] = readme_table(summary)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "demo_prm.json").write_text(json.dumps(out, indent=1) + "\n")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({"base_lm": out["base_lm"]["accuracy"], "checks": out["checks"]}, indent=1))
 
 
