@@ -11,6 +11,8 @@ Writes benchmarks/results/demo_prm.json. The tests never read these figures.
 
     .venv/bin/python benchmarks/demo_prm.py                          # ~15 min on 2 cores
     .venv/bin/python benchmarks/demo_prm.py --out runs/quickstart    # reuse the demo's stages
+    .venv/bin/python benchmarks/demo_prm.py --out runs/qs2 --base runs/base2/model \
+        --json benchmarks/results/demo_prm_base_cont.json            # another base LM
 """
 
 from __future__ import annotations
