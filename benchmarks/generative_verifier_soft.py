@@ -10,7 +10,9 @@ verifier: the AUC of the first-error steps against the correct steps (steps befo
 and every step of a correct solution; a lower score ranks as more likely an error:
 ``auroc(correct, first_error)``), first-error F1 at ``tau = 0.5`` (no fitting: the passing
 token is less likely than not), and F1 over a sweep of ``tau`` read on the benchmark itself
-(an upper bound for a threshold fitted elsewhere, marked as such).
+(an upper bound for a threshold fitted elsewhere, marked as such), and F1 at the ``tau`` that is
+best on a second held-out bench of the next seed (``--bench-seed`` + 1, same size and error rate):
+a threshold fitted elsewhere, the number a user of this reading would get.
 
 Run: .venv/bin/python benchmarks/generative_verifier_soft.py --lookup is runs/bench-generative/ismix ...
 Writes (updates) benchmarks/results/generative_verifier_soft.json.
@@ -27,7 +29,7 @@ from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generative_verifier import diagnostic_setup, f1_of  # noqa: E402
+from generative_verifier import diagnostic_setup, f1_of, make_bench  # noqa: E402
 from prmkit.evaluate.calibration import auroc  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.scorers.generative import CHECK_MARKER, step_segments  # noqa: E402
@@ -97,8 +99,12 @@ def main() -> None:
             want = arith_verify.verification_chain(r, r.steps).splitlines()
             got = [passing_line(s) for s in r.steps]
             assert [w.split(":", 1)[1] for w in want] == [g.split(":", 1)[1] for g in got], (want, got)
+    tune = make_bench(args.n_bench, seed=args.bench_seed + 1, error_rate=args.error_rate)
+    tune_gold = [int(r.first_error) for r in tune]
     for path in args.verifiers:
         scores = step_scores(path, bench)
+        tune_sweep = {tau: f1_of(s, tune_gold, tau)["f1"] for s in [step_scores(path, tune)] for tau in TAUS}
+        tau_tuned = max(TAUS, key=lambda t: tune_sweep[t])
         pos = [s[g] for s, g in zip(scores, gold, strict=True) if g >= 0]
         neg = [x for s, g in zip(scores, gold, strict=True) for x in (s[:g] if g >= 0 else s)]
         sweep = {str(tau): f1_of(scores, gold, tau) for tau in TAUS}
@@ -109,6 +115,11 @@ def main() -> None:
             "auc_first_error_vs_correct_steps": round(auroc(neg, pos), 3),
             "f1_tau_0.5": sweep["0.5"],
             "best_tau_on_bench": {"tau": float(best), **sweep[best]},
+            "tau_fitted_on_next_seed": {
+                "tau": tau_tuned,
+                "f1_there": tune_sweep[tau_tuned],
+                **sweep[str(tau_tuned)],
+            },  # fmt: skip
             "sweep": sweep,
         }
         out_path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
