@@ -5,8 +5,9 @@ Both start from the same base LM (``--base``, by default the packaged ``arith-ba
 same labelled solutions (policy samples of training seeds, exact step labels from the world's
 checker): the ``lm-likelihood`` PRM fits its logistic head on them, the generative verifier is
 fine-tuned (SFT) on their verification chains (written from the checker,
-:mod:`prmkit.worlds.arith_verify`), loss on the verifier's tokens only. Metric: ProcessBench first-error F1 (threshold 0.5) on
-``make_bench(--n-bench, seed=--bench-seed)`` (held-out seed, exact labels).
+:mod:`prmkit.worlds.arith_verify`), loss on the verifier's tokens only. Metric: ProcessBench
+first-error F1 (threshold 0.5) on ``make_bench(--n-bench, seed=--bench-seed)`` (held-out seed,
+exact labels).
 
 Verifier variants: K=1 greedy; K sampled chains (temperature ``--temperature``) for K = 1, 2, 4, 8
 (the first K of the same 8 samples per solution), each with ``vote`` (share of "correct"

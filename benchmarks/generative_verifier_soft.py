@@ -103,7 +103,8 @@ def main() -> None:
     tune_gold = [int(r.first_error) for r in tune]
     for path in args.verifiers:
         scores = step_scores(path, bench)
-        tune_sweep = {tau: f1_of(s, tune_gold, tau)["f1"] for s in [step_scores(path, tune)] for tau in TAUS}
+        tune_scores = step_scores(path, tune)
+        tune_sweep = {tau: f1_of(tune_scores, tune_gold, tau)["f1"] for tau in TAUS}
         tau_tuned = max(TAUS, key=lambda t: tune_sweep[t])
         pos = [s[g] for s, g in zip(scores, gold, strict=True) if g >= 0]
         neg = [x for s, g in zip(scores, gold, strict=True) for x in (s[:g] if g >= 0 else s)]
@@ -119,7 +120,7 @@ def main() -> None:
                 "tau": tau_tuned,
                 "f1_there": tune_sweep[tau_tuned],
                 **sweep[str(tau_tuned)],
-            },  # fmt: skip
+            },
             "sweep": sweep,
         }
         out_path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

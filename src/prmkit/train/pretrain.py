@@ -464,7 +464,7 @@ def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     out = Path(cfg.out)
     ckpt = out / "checkpoint"
     out.mkdir(parents=True, exist_ok=True)
-    start, elapsed, phases = 0, 0.0, []
+    start, elapsed, phases, init_sha = 0, 0.0, [], None
     if cfg.resume and (ckpt / "state.json").is_file():
         state = json.loads((ckpt / "state.json").read_text())
         tokenizer = load_tokenizer(str(out / "tokenizer"))
@@ -473,11 +473,12 @@ def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     else:
         if ckpt.exists() and not cfg.resume:
             raise PrmkitError(f"{ckpt} exists: pass --resume to continue it, or use a new --out", field="out")
-        init = getattr(cfg, "init", None)
-        if init:  # continued pretraining of an existing base LM
-            tokenizer = load_tokenizer(resolve_model(init))
-            model = AutoModelForCausalLM.from_pretrained(resolve_model(init), dtype=torch.float32)
+        if getattr(cfg, "init", None):  # continued pretraining of an existing base LM
+            init = resolve_model(cfg.init)
+            tokenizer = load_tokenizer(init)
+            model = AutoModelForCausalLM.from_pretrained(init, dtype=torch.float32)
             _check_init_shape(cfg, model.config)
+            init_sha = sha256_file(Path(init, "model.safetensors"))  # which weights the run started from
         else:
             tokenizer = cfg.make_tokenizer()
             model = build_base_model(cfg, tokenizer)
@@ -485,8 +486,8 @@ def pretrain(cfg: Any, log: Any = print) -> dict[str, Any]:
     recipe = _recipe_fields(cfg)
     if not phases or phases[-1]["max_steps"] != cfg.max_steps or phases[-1].get("recipe", recipe) != recipe:
         phases = [*phases, {"from_step": start, "max_steps": cfg.max_steps, "recipe": recipe}]
-        if not start and getattr(cfg, "init", None):  # which weights the run started from
-            phases[-1]["init_sha256"] = sha256_file(Path(resolve_model(cfg.init), "model.safetensors"))
+        if init_sha:
+            phases[-1]["init_sha256"] = init_sha
     phases[-1].pop("stopped_at", None)  # set again below if this run is cut short too
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
