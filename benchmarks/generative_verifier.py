@@ -29,6 +29,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -42,8 +43,10 @@ from prmkit.label.runner import problem_from_solution  # noqa: E402
 from prmkit.models.packaged import resolve_model  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
 from prmkit.records import Solution, labels_from_first_error  # noqa: E402
+from prmkit.scorers.chain_tools import get_tool, step_contexts  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
 from prmkit.train import TrainConfig, train  # noqa: E402
+from prmkit.train.generative import META_CHAIN  # noqa: E402
 from prmkit.train.likelihood import step_features_of  # noqa: E402
 from prmkit.worlds import arith_verify  # noqa: E402
 from prmkit.worlds.arith import check_steps, make_bench  # noqa: E402
@@ -138,6 +141,44 @@ LOOKUPS = {
 }
 
 
+#: lookups whose chains are the ``is`` chains with each looked-up number replaced by what a
+#: chain tool feeds there (:mod:`prmkit.scorers.chain_tools`): ``find`` = the ``lookup`` tool
+TOOL_LOOKUPS = {"find": "lookup"}
+_FED_LOOKUP = re.compile(r"(^ |[,;] )(\d+(?:\.\d+)?) is \d+(?:\.\d+)?")
+_rewrite: list = []  # the tool rewriting the chains of this process (``use_lookup``), if any
+
+
+def tool_chain(record, tool) -> str:
+    """The checker's chain of ``record`` with every ``o is g`` lookup replaced by ``o is`` and what
+    ``tool`` feeds after it, given the problem and the earlier steps: the chain a verifier with
+    that tool writes (its verdicts and stops unchanged).
+
+    Example:
+        >>> from prmkit.scorers.chain_tools import get_tool
+        >>> from prmkit.worlds.arith_spec import generate_problems
+        >>> p = generate_problems(1, seed=0, min_ops=2, max_ops=2, distractors=False)[0]
+        >>> r = Solution(id="x", problem=p.question, steps=["4 x 3 = 12 balloons.", "12 - 5 = 7."], meta=p.meta)
+        >>> use_lookup("is")
+        >>> tool_chain(r, get_tool("lookup")).splitlines()
+        ['Step 1: 4 is 4 bunches, 3 is 3 balloons; 4 x 3 = 12, 12 - 12 = 0. correct', 'Step 2: 12 is 12 balloons, 5 is 4 bunches. incorrect']
+    """
+    ctx = step_contexts(record.problem, record.steps)
+    lines = arith_verify.verification_chain(record, record.steps).splitlines()
+    out = []
+    for line, c in zip(lines, ctx, strict=False):
+        head, body = line.split(":", 1)
+        body = _FED_LOOKUP.sub(lambda m, c=c: m[1] + m[2] + " is" + tool.complete(f" {m[2]} is", c), body)
+        out.append(head + ":" + body)
+    return "\n".join(out)
+
+
+def reference_chain(record) -> str:
+    """The chain the verifiers of this process learn from (``use_lookup``)."""
+    if _rewrite:
+        return tool_chain(record, _rewrite[0])
+    return arith_verify.verification_chain(record, record.steps)
+
+
 def use_lookup(name: str) -> None:
     """Make the chain writer check operands the ``name`` way (:data:`LOOKUPS`) in this process.
 
@@ -150,7 +191,10 @@ def use_lookup(name: str) -> None:
         >>> use_lookup("tag"); arith_verify.verification_chain(p, ["5 x 3 = 15 balloons."])
         'Step 1: 5 not known. incorrect'
     """
-    arith_verify._tags = LOOKUPS[name]
+    _rewrite.clear()
+    if name in TOOL_LOOKUPS:
+        _rewrite.append(get_tool(TOOL_LOOKUPS[name]))
+    arith_verify._tags = LOOKUPS["is" if name in TOOL_LOOKUPS else name]
 
 
 def first_error_kind(r: Solution) -> str:
@@ -162,10 +206,14 @@ def first_error_kind(r: Solution) -> str:
 
 
 def labelled(records) -> list[Solution]:
-    """Pool records with their exact step labels (1 before the first error, 0 at it)."""
-    return [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
-                     labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
-            for r in records]  # fmt: skip
+    """Pool records with their exact step labels (1 before the first error, 0 at it); with a
+    tool lookup (``use_lookup``) their chains in ``meta["verification_chain"]``."""
+    out = [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
+                    labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
+           for r in records]  # fmt: skip
+    if _rewrite:
+        out = [replace(r, meta={**r.meta, META_CHAIN: reference_chain(r)}) for r in out]
+    return out
 
 
 def by_kind(bench, preds) -> dict:
@@ -245,7 +293,7 @@ def divergences(bench, chains, preds) -> dict:
         if p == fe:
             continue
         outcome = "false_alarm" if fe < 0 else "missed" if p < 0 else "early" if p < fe else "late"
-        ref, gen = arith_verify.verification_chain(r, r.steps).splitlines(), cs[0].text.splitlines()
+        ref, gen = reference_chain(r).splitlines(), cs[0].text.splitlines()
         i = next((j for j, (a, b) in enumerate(zip(ref, gen, strict=False)) if a != b), None)
         part = divergence(ref[i], gen[i], r.steps[i]) if i is not None else "length"
         got = out.setdefault(outcome, {})
@@ -258,7 +306,7 @@ def evaluate_verifier(path: str, bench, gold, args) -> dict:
     tok = load_tokenizer(path)
     probs, steps = [r.problem for r in bench], [r.steps for r in bench]
     out: dict = {}
-    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0)
+    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool)
     t0 = time.perf_counter()
     chains = greedy.sample(probs, steps)
     secs = time.perf_counter() - t0
@@ -269,7 +317,9 @@ def evaluate_verifier(path: str, bench, gold, args) -> dict:
     preds = [predict_first_error(sc) for sc in scores["mean"]]
     out["greedy_by_kind"] = by_kind(bench, preds)
     out["greedy_divergence"] = divergences(bench, chains, preds)
-    samp = GenerativeScorer(model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed)
+    samp = GenerativeScorer(
+        model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed, tool=args.tool
+    )
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)
     secs = time.perf_counter() - t0
@@ -345,7 +395,15 @@ def main() -> None:
             flag, type=float, nargs=4, default=mix, help=f"{whose} (slip, operand, operation, skip) error mix"
         )
     ap.add_argument(
-        "--lookup", choices=sorted(LOOKUPS), default="tag", help="how the chains check operands (see LOOKUPS)"
+        "--lookup",
+        choices=sorted([*LOOKUPS, *TOOL_LOOKUPS]),
+        default="tag",
+        help="how the chains check operands (see LOOKUPS, TOOL_LOOKUPS)",
+    )
+    ap.add_argument(
+        "--tool",
+        default="none",
+        help="chain tools the verifier calls (prmkit.scorers.chain_tools), e.g. calculator or calculator,lookup",
     )
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--verdict-weight", type=float, default=10.0, help="loss weight of the verdict tokens")
@@ -410,7 +468,8 @@ def main() -> None:
             continue
         res = train(TrainConfig(out=out_dir, model=args.base, format="generative", max_steps=int(steps),
                                 batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed,
-                                verdict_weight=args.verdict_weight, positions=args.positions),
+                                verdict_weight=args.verdict_weight, positions=args.positions,
+                                verifier_tool=args.tool),
                     train_records=recs, eval_records=[])  # fmt: skip
         row["train"] = {"loss": round(res.metrics["train_loss"], 4), "seconds": res.metrics["train_runtime_s"],
                         "data": res.data_stats}  # fmt: skip

@@ -61,6 +61,7 @@ from prmkit.models.cache import DecodeBatch
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
+from prmkit.scorers.chain_tools import get_tool, step_contexts
 from prmkit.scorers.engine import resolve_device, resolve_dtype
 from prmkit.scorers.neural import _from_pretrained, resolve_window
 
@@ -260,11 +261,13 @@ class _Row:
 
     segs: list[list[int]]
     pos: int  # the position of the next token
+    contexts: list[str]  # per step, the text a tool sees (the problem and the steps before)
     lines: list[list[int]] = field(default_factory=list)
     line_pc: list[list[float]] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
     pc: list[float] = field(default_factory=list)
     forced: list[int] = field(default_factory=list)
+    fed: list[int] = field(default_factory=list)  # a tool's output, fed into the line
     generated: int = 0
     done: bool = False
     cut: bool = False  # stopped by the window
@@ -284,6 +287,9 @@ class GenerativeScorer(Scorer):
         max_length: the window (default: the model's positions).
         batch_rows: chains generated together (solutions per batch = ``batch_rows // k``).
         seed: sampling seed (each call to :meth:`sample` continues the same generator).
+        tool: a chain tool (:data:`~prmkit.scorers.chain_tools.CHAIN_TOOLS`, e.g. ``calculator``)
+            whose output is fed into the line as the verifier writes it (GenPRM's execution
+            feedback); ``None``: the verifier writes every token.
         device, dtype: as the neural scorers.
     """
 
@@ -300,6 +306,7 @@ class GenerativeScorer(Scorer):
         batch_rows: int = 128,
         seed: int = 0,
         top_p: float = 1.0,
+        tool: str | None = None,
         device: str | None = None,
         dtype: Any = None,
         meta: dict[str, Any] | None = None,
@@ -324,6 +331,8 @@ class GenerativeScorer(Scorer):
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         self.correct_id, self.incorrect_id = verdict_tokens(tokenizer)
+        self.tool_name = tool if tool not in (None, "none") else None
+        self.tool = get_tool(self.tool_name)
         self._pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]
         self.marker = tokenizer(CHECK_MARKER, add_special_tokens=False)["input_ids"]
         self._gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -333,6 +342,8 @@ class GenerativeScorer(Scorer):
             "prompt_tokens": 0,
             "generated_tokens": 0,
             "decode_steps": 0,
+            "tool_calls": 0,
+            "tool_tokens": 0,
         }
         self.truncated_steps = 0
 
@@ -362,6 +373,7 @@ class GenerativeScorer(Scorer):
             "batch_rows",
             "seed",
             "top_p",
+            "tool",
         )
         bad = set(options) - set(known)
         if bad:
@@ -399,7 +411,8 @@ class GenerativeScorer(Scorer):
                 todo.append(i)
         for b in range(0, len(todo), per):
             idx = todo[b : b + per]
-            rows = self._generate([segs[i] for i in idx], k, window)
+            ctx = [step_contexts(problems[i], steps[i]) for i in idx]
+            rows = self._generate([segs[i] for i in idx], ctx, k, window)
             for j, i in enumerate(idx):
                 out[i] = [self._chain(r, len(steps[i])) for r in rows[j * k : (j + 1) * k]]
         self.compute["solutions"] += len(segs)
@@ -427,7 +440,9 @@ class GenerativeScorer(Scorer):
         return Chain(text, verdicts, probs, row.generated)
 
     @torch.inference_mode()
-    def _generate(self, segs: list[list[list[int]]], k: int, window: int) -> list[_Row]:
+    def _generate(
+        self, segs: list[list[list[int]]], contexts: list[list[str]], k: int, window: int
+    ) -> list[_Row]:
         prompts = [s[0] + self.marker for s in segs]
         L = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), L), self.pad_id, dtype=torch.long)
@@ -440,7 +455,8 @@ class GenerativeScorer(Scorer):
         if k > 1:
             batch.repeat(k)
             logits = logits.repeat_interleave(k, 0)
-        rows = [_Row(segs=segs[i // k], pos=len(prompts[i // k])) for i in range(len(prompts) * k)]
+        rows = [_Row(segs=segs[i // k], pos=len(prompts[i // k]), contexts=contexts[i // k])
+                for i in range(len(prompts) * k)]  # fmt: skip
         live = list(range(len(rows)))  # rows still in the batch, in batch order
         max_line = self.max_new_tokens or 96
         while live:
@@ -455,7 +471,12 @@ class GenerativeScorer(Scorer):
             keep = []
             for j, r in enumerate(live):
                 row = rows[r]
-                if row.forced:
+                if row.fed:  # the tool's output: part of the line, not written by the verifier
+                    t = row.fed.pop(0)
+                    row.line.append(t)
+                    row.pc.append(float(pc[j]))
+                    self.compute["tool_tokens"] += 1
+                elif row.forced:
                     t = row.forced.pop(0)
                     self.compute["prompt_tokens"] += 1
                 else:
@@ -486,6 +507,11 @@ class GenerativeScorer(Scorer):
             row.line.append(t)
             row.pc.append(pc)
             if len(row.line) < max_line:
+                text = "".join(self._pieces[x] for x in row.line)
+                fed = self.tool.complete(text, row.contexts[len(row.lines)]) if self.tool else None
+                if fed is not None:
+                    row.fed = self.tokenizer(fed, add_special_tokens=False)["input_ids"]
+                    self.compute["tool_calls"] += 1
                 return
         i = len(row.lines)
         row.lines.append(row.line)

@@ -14,6 +14,7 @@ from typing import Any
 from prmkit.config import check_choice, check_min, check_positive, check_range
 from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
+from prmkit.scorers.chain_tools import CHAIN_TOOLS
 
 #: loss name -> what it trains (see docs/training.md and docs/methods.md#d-training-losses)
 LOSSES = {
@@ -167,6 +168,12 @@ class TrainConfig:
         "generative: step score from K chains: mean (mean verdict probability) | vote (share of 'correct' verdicts)",
         "mean",
     )
+    verifier_tool: str = _h(
+        "generative: a tool whose output is fed into the verifier's lines (GenPRM's execution feedback): "
+        "calculator (the value after each 'expression =') | lookup (the problem's number nearest to an operand "
+        "after '<operand> is') | several joined by commas | none; masked out of the SFT loss, forced at inference",
+        "none",
+    )
     # --init tiny
     tiny_arch: str = _h("tiny model architecture: qwen2 | llama", "qwen2")
     tiny_hidden: int = _h("tiny model width", 128)
@@ -193,6 +200,10 @@ class TrainConfig:
             raise PrmkitError("loss 'sft' goes with format 'generative' (and only it)", field="loss")
         check_choice(self, "chain_source", ("auto", "meta", "arith"))
         check_choice(self, "verifier_aggregate", ("mean", "vote"))
+        for name in self.verifier_tool.split(","):
+            if name.strip() not in ("none", *CHAIN_TOOLS.names()):
+                raise PrmkitError(f"unknown verifier tool {name.strip()!r}; known: none, {', '.join(CHAIN_TOOLS.names())}",
+                                  field="verifier_tool")  # fmt: skip
         check_min(self, 1, "verifier_k")
         check_positive(self, "verdict_weight")
         check_min(self, 0.0, "verifier_temperature")

@@ -42,6 +42,7 @@ from transformers import Trainer
 from prmkit.clients.openai_compat import choice_text
 from prmkit.errors import PrmkitError
 from prmkit.records import Solution, first_error_of
+from prmkit.scorers.chain_tools import ChainTool, step_contexts, tool_pieces
 from prmkit.scorers.generative import (
     CHECK_MARKER,
     parse_chain,
@@ -156,25 +157,36 @@ def chain_example(
     newline_id: int,
     max_length: int | None = None,
     verdict_ids: Sequence[int] = (),
+    fed: Sequence[Sequence[bool]] | None = None,
 ) -> dict[str, Any]:
     """One SFT example: for each chain line ``i``, ``segments[i]`` and ``marker`` (labels -100)
     then ``lines[i]`` and ``newline_id`` (labels = ids); cut to ``max_length``. ``verdict``
-    lists the position of each line's verdict token (its last token in ``verdict_ids``)."""
+    lists the position of each line's verdict token (its last token in ``verdict_ids``).
+    ``fed[i][j]``: token ``j`` of line ``i`` is a tool's output (label -100: not learned).
+
+    Example (the tool fed token 9):
+        >>> chain_example([[5]], [3], [[8, 9, 4]], 0, fed=[[False, True, False]])["labels"]
+        [-100, -100, 8, -100, 4, 0]
+    """
     ids: list[int] = []
     labels: list[int] = []
     verdict: list[int] = []
-    for seg, line in zip(segments, lines, strict=False):
+    fed_at: list[int] = []
+    for i, (seg, line) in enumerate(zip(segments, lines, strict=False)):
         ids += [*seg, *marker]
         labels += [-100] * (len(seg) + len(marker))
         at = [j for j, t in enumerate(line) if t in verdict_ids]
         if at:
             verdict.append(len(ids) + at[-1])
         ids += [*line, newline_id]
-        labels += [*line, newline_id]
+        mask = fed[i] if fed is not None else [False] * len(line)
+        fed_at += [len(ids) - len(line) - 1 + j for j, f in enumerate(mask) if f]
+        labels += [-100 if f else t for t, f in zip(line, mask, strict=True)] + [newline_id]
     if max_length is not None:
         ids, labels = ids[:max_length], labels[:max_length]
         verdict = [v for v in verdict if v < max_length]
-    return {"input_ids": ids, "labels": labels, "verdict": verdict}
+        fed_at = [v for v in fed_at if v < max_length]
+    return {"input_ids": ids, "labels": labels, "verdict": verdict, "fed": len(fed_at)}
 
 
 def chain_lines(chain: str, n_steps: int) -> list[str]:
@@ -198,35 +210,57 @@ def chain_lines(chain: str, n_steps: int) -> list[str]:
 
 @dataclass
 class ChainStats:
-    """What :func:`build_chain_examples` made: examples, chains dropped by the filter, chain
-    tokens (trained) and prompt tokens (masked), examples cut by the window."""
+    """What :func:`build_chain_examples` made: examples, chains dropped by the filter, chains
+    dropped because a line goes on otherwise than the tool feeds (``tool_mismatch``, their ids
+    in ``dropped_ids`` too), chain tokens (trained), tool tokens (fed, masked) and prompt tokens
+    (masked), examples cut by the window."""
 
     examples: int = 0
     filtered_out: int = 0
+    tool_mismatch: int = 0
+    tool_tokens: int = 0
     chain_tokens: int = 0
     prompt_tokens: int = 0
     truncated: int = 0
     dropped_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"examples": self.examples, "filtered_out": self.filtered_out, "chain_tokens": self.chain_tokens,
+        return {"examples": self.examples, "filtered_out": self.filtered_out, "tool_mismatch": self.tool_mismatch,
+                "chain_tokens": self.chain_tokens, "tool_tokens": self.tool_tokens,
                 "prompt_tokens": self.prompt_tokens, "truncated": self.truncated}  # fmt: skip
 
 
 def build_chain_examples(
-    records: Sequence[Solution], tokenizer: Any, max_length: int | None, source: str = "auto"
+    records: Sequence[Solution],
+    tokenizer: Any,
+    max_length: int | None,
+    source: str = "auto",
+    tool: ChainTool | None = None,
 ) -> tuple[list[dict[str, Any]], ChainStats]:
-    """SFT examples of ``records`` (see the module docs) and their statistics."""
+    """SFT examples of ``records`` (see the module docs) and their statistics. With a ``tool``
+    (:mod:`prmkit.scorers.chain_tools`) each line is tokenized piece by piece as inference feeds
+    it (:func:`~prmkit.scorers.chain_tools.tool_pieces`) and the tool's pieces are masked; a
+    chain with a line the tool contradicts is dropped and counted (``tool_mismatch``)."""
     stats = ChainStats()
-    chains: list[str] = []
+    lines: list[list[str]] = []
     keep: list[Solution] = []
+    pieces: list[list[list[tuple[str, bool]]]] = []
     for r in records:
         c = chain_of(r, source)
         if not chain_agrees(c, r.labels, len(r.steps)):
             stats.filtered_out += 1
             stats.dropped_ids.append(r.id)
             continue
-        chains.append(c)
+        ls = chain_lines(c, len(r.steps))
+        if tool is not None:
+            try:
+                ctx = step_contexts(r.problem, r.steps)
+                pieces.append([tool_pieces(x, tool, c) for x, c in zip(ls, ctx, strict=False)])
+            except PrmkitError:
+                stats.tool_mismatch += 1
+                stats.dropped_ids.append(r.id)
+                continue
+        lines.append(ls)
         keep.append(r)
     if not keep:
         return [], stats
@@ -234,19 +268,30 @@ def build_chain_examples(
     marker = tokenizer(CHECK_MARKER, add_special_tokens=False)["input_ids"]
     newline = tokenizer("\n", add_special_tokens=False)["input_ids"][-1]
     verdicts = verdict_tokens(tokenizer)
-    lines = [chain_lines(c, len(r.steps)) for c, r in zip(chains, keep, strict=True)]
-    flat = [x for ls in lines for x in ls]
+    if tool is None:
+        pieces = [[[(x, False)] for x in ls] for ls in lines]
+    flat = [text for ps in pieces for line in ps for text, _ in line]
     flat_ids = iter(tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else [])
     examples = []
-    for sg, ls in zip(segs, lines, strict=True):
-        line_ids = [next(flat_ids) for _ in ls]
-        ex = chain_example(sg, marker, line_ids, newline, None, verdicts)
+    for sg, ps in zip(segs, pieces, strict=True):
+        line_ids: list[list[int]] = []
+        fed: list[list[bool]] = []
+        for line in ps:
+            ids_l, fed_l = [], []
+            for _, is_tool in line:
+                got = next(flat_ids)
+                ids_l += got
+                fed_l += [is_tool] * len(got)
+            line_ids.append(ids_l)
+            fed.append(fed_l)
+        ex = chain_example(sg, marker, line_ids, newline, None, verdicts, fed)
         stats.truncated += int(max_length is not None and len(ex["input_ids"]) > max_length)
         if max_length is not None:
-            ex = chain_example(sg, marker, line_ids, newline, max_length, verdicts)
+            ex = chain_example(sg, marker, line_ids, newline, max_length, verdicts, fed)
         n_chain = sum(v != -100 for v in ex["labels"])
         stats.chain_tokens += n_chain
-        stats.prompt_tokens += len(ex["input_ids"]) - n_chain
+        stats.tool_tokens += ex["fed"]
+        stats.prompt_tokens += len(ex["input_ids"]) - n_chain - ex["fed"]
         if n_chain:
             examples.append(ex)
     stats.examples = len(examples)

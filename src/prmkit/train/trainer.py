@@ -65,6 +65,7 @@ from prmkit.render import PRMFormat, _single_token_id, get_format
 from prmkit.runs import versions
 from prmkit.scorers import SCORERS
 from prmkit.scorers.base import Scorer
+from prmkit.scorers.chain_tools import get_tool
 from prmkit.scorers.generative import GenerativeScorer
 from prmkit.scorers.implicit import ImplicitPRMScorer
 from prmkit.scorers.neural import resolve_window
@@ -917,7 +918,8 @@ def _train_likelihood(
 
 def verifier_settings(cfg: TrainConfig) -> dict[str, Any]:
     """The ``verifier`` block of a generative verifier's ``prmkit.json`` (the scorer's defaults)."""
-    return {"k": cfg.verifier_k, "temperature": cfg.verifier_temperature, "aggregate": cfg.verifier_aggregate}
+    return {"k": cfg.verifier_k, "temperature": cfg.verifier_temperature, "aggregate": cfg.verifier_aggregate,
+            "tool": cfg.verifier_tool}  # fmt: skip
 
 
 def _train_generative(
@@ -932,7 +934,9 @@ def _train_generative(
     with ``prmkit.json`` (format ``generative``), and evaluate the held-out records through the
     scorer ``prmkit score`` builds (:class:`~prmkit.scorers.generative.GenerativeScorer`)."""
     t_data = time.monotonic()
-    examples, stats = build_chain_examples(train_records, models.tokenizer, cfg.max_length, cfg.chain_source)
+    examples, stats = build_chain_examples(
+        train_records, models.tokenizer, cfg.max_length, cfg.chain_source, get_tool(cfg.verifier_tool)
+    )
     if not examples:
         raise PrmkitError(
             f"no training chain (all {stats.filtered_out} disagree with the labels)", file=cfg.data
