@@ -331,8 +331,8 @@ class GenerativeScorer(Scorer):
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         self.correct_id, self.incorrect_id = verdict_tokens(tokenizer)
-        self.tool_name = tool if tool not in (None, "none") else None
-        self.tool = get_tool(self.tool_name)
+        self.tool = get_tool(tool)
+        self.tool_name = tool if self.tool is not None else None
         self._pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]
         self.marker = tokenizer(CHECK_MARKER, add_special_tokens=False)["input_ids"]
         self._gen = torch.Generator(device="cpu").manual_seed(seed)

@@ -14,7 +14,7 @@ from typing import Any
 from prmkit.config import check_choice, check_min, check_positive, check_range
 from prmkit.config import help_field as _h
 from prmkit.errors import PrmkitError
-from prmkit.scorers.chain_tools import CHAIN_TOOLS
+from prmkit.scorers.chain_tools import get_tool
 
 #: loss name -> what it trains (see docs/training.md and docs/methods.md#d-training-losses)
 LOSSES = {
@@ -200,10 +200,10 @@ class TrainConfig:
             raise PrmkitError("loss 'sft' goes with format 'generative' (and only it)", field="loss")
         check_choice(self, "chain_source", ("auto", "meta", "arith"))
         check_choice(self, "verifier_aggregate", ("mean", "vote"))
-        for name in self.verifier_tool.split(","):
-            if name.strip() not in ("none", *CHAIN_TOOLS.names()):
-                raise PrmkitError(f"unknown verifier tool {name.strip()!r}; known: none, {', '.join(CHAIN_TOOLS.names())}",
-                                  field="verifier_tool")  # fmt: skip
+        try:
+            get_tool(self.verifier_tool)
+        except PrmkitError as e:
+            raise PrmkitError(f"{e.message}, or none", field="verifier_tool") from None
         check_min(self, 1, "verifier_k")
         check_positive(self, "verdict_weight")
         check_min(self, 0.0, "verifier_temperature")
