@@ -112,13 +112,11 @@ class Lookup:
         if m is None:
             return None
         want = float(m.group(1))
-        found = [
-            (abs(float(n.group(1)) - want), float(n.group(1)), i, n)
-            for i, n in enumerate(_NUMBER.finditer(context))
-        ]
-        if not found:
+        numbers = list(_NUMBER.finditer(context))
+        if not numbers:
             return None
-        n = min(found, key=lambda x: x[:3])[3]
+        # nearest, then smaller; min keeps the first occurrence of equals
+        n = min(numbers, key=lambda x: (abs(float(x.group(1)) - want), float(x.group(1))))
         return " " + n.group(1) + (" " + n.group(2) if n.group(2) else "")
 
 

@@ -507,11 +507,8 @@ class GenerativeScorer(Scorer):
             row.line.append(t)
             row.pc.append(pc)
             if len(row.line) < max_line:
-                text = "".join(self._pieces[x] for x in row.line)
-                fed = self.tool.complete(text, row.contexts[len(row.lines)]) if self.tool else None
-                if fed is not None:
-                    row.fed = self.tokenizer(fed, add_special_tokens=False)["input_ids"]
-                    self.compute["tool_calls"] += 1
+                if self.tool is not None:
+                    self._call_tool(row)
                 return
         i = len(row.lines)
         row.lines.append(row.line)
@@ -522,6 +519,14 @@ class GenerativeScorer(Scorer):
             row.done = True
             return
         row.forced = [*row.segs[i + 1], *self.marker]
+
+    def _call_tool(self, row: _Row) -> None:
+        """Queue what the tool feeds after the line written so far (nothing when it feeds nothing)."""
+        text = "".join(self._pieces[x] for x in row.line)
+        fed = self.tool.complete(text, row.contexts[len(row.lines)])
+        if fed is not None:
+            row.fed = self.tokenizer(fed, add_special_tokens=False)["input_ids"]
+            self.compute["tool_calls"] += 1
 
 
 def _top_p(probs: torch.Tensor, top_p: float) -> torch.Tensor:
