@@ -23,12 +23,14 @@ Writes benchmarks/results/generative_verifier.json (after every regime).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import random
 import re
 import sys
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,16 +44,19 @@ from prmkit.evaluate.processbench import predict_first_error, processbench_metri
 from prmkit.label.runner import problem_from_solution  # noqa: E402
 from prmkit.models.packaged import resolve_model  # noqa: E402
 from prmkit.models.tokenizer import load_tokenizer  # noqa: E402
-from prmkit.records import Solution, labels_from_first_error  # noqa: E402
+from prmkit.records import Solution, first_error_of, labels_from_first_error  # noqa: E402
+from prmkit.scorers.base import read_prmkit_json  # noqa: E402
 from prmkit.scorers.chain_tools import get_tool, step_contexts  # noqa: E402
 from prmkit.scorers.generative import GenerativeScorer, aggregate  # noqa: E402
+from prmkit.scorers.likelihood import apply_head  # noqa: E402
 from prmkit.train import TrainConfig, train  # noqa: E402
-from prmkit.train.generative import META_CHAIN  # noqa: E402
+from prmkit.train.generative import META_CHAIN, chain_solution  # noqa: E402
 from prmkit.train.likelihood import step_features_of  # noqa: E402
 from prmkit.worlds import arith_verify  # noqa: E402
 from prmkit.worlds.arith import check_steps, make_bench  # noqa: E402
-from prmkit.worlds.arith_parse import format_number  # noqa: E402
+from prmkit.worlds.arith_parse import format_number, parse_step  # noqa: E402
 from prmkit.worlds.arith_policy import ERROR_WEIGHTS, ArithPolicy  # noqa: E402
+from prmkit.worlds.arith_spec import get_spec  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -146,6 +151,80 @@ LOOKUPS = {
 TOOL_LOOKUPS = {"find": "lookup"}
 _FED_LOOKUP = re.compile(r"(^ |[,;] )(\d+(?:\.\d+)?) is \d+(?:\.\d+)?")
 _rewrite: list = []  # the tool rewriting the chains of this process (``use_lookup``), if any
+#: chain writers of their own (not a lookup swapped into the checker's chains)
+WRITERS = ("solve",)
+_writer: list = []  # the writer of this process (``use_lookup``), if any
+#: the policy writing the verifier's own solutions in the training chains: correct, varied as
+#: the base's pretraining text is
+_SOLVER = ArithPolicy(error_rate=0.0, miracle_rate=0.0, diversity=0.5)
+
+
+def own_solution(record) -> list[str]:
+    """A correct solution of ``record``'s problem (:data:`_SOLVER`; one per record id)."""
+    p = problem_from_solution(record)
+    return list(_SOLVER.sample_one(p, seed=zlib.crc32(record.id.encode())).steps)
+
+
+def solve_chain(record, solution=None) -> str:
+    """The chain of a verifier that solves the problem first (``GenerativeScorer(solve=True)``):
+    ``Solve:``, its own solution (``solution``, default :func:`own_solution`), then one line per
+    step up to the first incorrect: each equation's stated result and what the ``lookup`` tool
+    finds for it in the problem, the own solution and the earlier steps (``54 is 54 candies``:
+    a result of a correct step is one of the problem's quantities, all in the own solution; an
+    error's is none of them, the world's policy makes every error so), and a stated answer
+    against the own one (``the answer is 24, 48 - 24 = 24``). The verdicts are the checker's;
+    a line whose checks all pass on a step the checker calls incorrect ends with the checker's
+    reason instead (``no answer``, a false equation: ``5 x 3 = 16 is false``).
+
+    Example:
+        >>> from prmkit.worlds.arith_spec import generate_problems
+        >>> p = generate_problems(1, seed=0, min_ops=2, max_ops=2, distractors=False)[0]
+        >>> r = Solution(id="x", problem=p.question, steps=["4 x 3 = 12 balloons.", "12 - 4 = 9 balloons."],
+        ...              labels=[1, 0], meta=p.meta)
+        >>> print(solve_chain(r, ["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 8."]))
+        Solve:
+        4 x 3 = 12 balloons.
+        12 - 4 = 8 balloons.
+        The answer is 8.
+        Step 1: 12 is 12 balloons. correct
+        Step 2: 9 is 8 balloons. incorrect
+    """
+    sol = own_solution(record) if solution is None else list(solution)
+    spec = get_spec(record)
+    fe = first_error_of(record.labels)
+    ctx = step_contexts(record.problem, record.steps, "\n".join(sol))
+    lookup = get_tool("lookup")
+    own = [parse_step(x).answer for x in sol]
+    own_answer = next((a for a in reversed(own) if a is not None), spec.answer)
+    lines = []
+    for i, st in enumerate(record.steps):
+        correct = i != fe
+        try:
+            parsed = parse_step(st)
+        except (ValueError, RecursionError, OverflowError):
+            parsed = None
+        parts, ok = [], parsed is not None and (bool(parsed.equations) or parsed.answer is not None)
+        for e in parsed.equations if parsed else ():
+            v = format_number(e.result)
+            found = lookup.complete(f" {v} is", ctx[i]) or ""
+            parts.append(f"{v} is{found}")
+            if found.split()[:1] != [v]:
+                ok = False
+                break
+        if ok and parsed.answer is not None:
+            parts.append(
+                f"the answer is {format_number(parsed.answer)}, {arith_verify._diff(own_answer, parsed.answer)}"
+            )
+            ok = parsed.answer == own_answer
+        if ok and not correct:  # every check passes: the checker's reason
+            bad = next((e for e in parsed.equations if not e.true), None)
+            parts.append(f"{bad.text} is false" if bad is not None else "no answer")
+        if not parts:
+            parts = ["no equation"]
+        lines.append(arith_verify.chain_line(i + 1, ", ".join(parts), correct))
+        if not correct:
+            break
+    return "\n".join(["Solve:", *sol, *lines])
 
 
 def tool_chain(record, tool) -> str:
@@ -174,6 +253,8 @@ def tool_chain(record, tool) -> str:
 
 def reference_chain(record) -> str:
     """The chain the verifiers of this process learn from (``use_lookup``)."""
+    if _writer:
+        return solve_chain(record)
     if _rewrite:
         return tool_chain(record, _rewrite[0])
     return arith_verify.verification_chain(record, record.steps)
@@ -192,9 +273,12 @@ def use_lookup(name: str) -> None:
         'Step 1: 5 not known. incorrect'
     """
     _rewrite.clear()
+    _writer.clear()
+    if name in WRITERS:
+        _writer.append(name)
     if name in TOOL_LOOKUPS:
         _rewrite.append(get_tool(TOOL_LOOKUPS[name]))
-    arith_verify._tags = LOOKUPS["is" if name in TOOL_LOOKUPS else name]
+    arith_verify._tags = LOOKUPS["is" if name in TOOL_LOOKUPS or name in WRITERS else name]
 
 
 def first_error_kind(r: Solution) -> str:
@@ -211,7 +295,7 @@ def labelled(records) -> list[Solution]:
     out = [Solution(id=r.id, problem=r.problem, steps=r.steps, reference_answer=r.reference_answer,
                     labels=labels_from_first_error(r.meta["exact_first_error"], len(r.steps)), meta=r.meta)
            for r in records]  # fmt: skip
-    if _rewrite:
+    if _rewrite or _writer:
         out = [replace(r, meta={**r.meta, META_CHAIN: reference_chain(r)}) for r in out]
     return out
 
@@ -283,17 +367,33 @@ def divergence(ref: str, gen: str, step: str = "") -> str:
     return "length" if len(body[0]) != len(body[1]) else "verdict"
 
 
+def step_lines(chain: str) -> list[str]:
+    """The ``Step i:`` lines of a chain (without the own solution a ``solve`` chain opens with)."""
+    return [line for line in chain.splitlines() if line.startswith("Step ")]
+
+
+def solves(record, solution) -> bool:
+    """Whether ``solution`` (lines) solves ``record``'s problem: no error, the right answer."""
+    return check_steps(problem_from_solution(record), [x for x in solution if x.strip()]).first_error == -1
+
+
 def divergences(bench, chains, preds) -> dict:
     """``{outcome: {part: n}}`` over the greedy chains that put the first error at a wrong step
     (outcome ``false_alarm``: a correct solution flagged; ``missed``, ``early``, ``late``): the
-    part of the first line that departs from the checker's chain (:func:`divergence`)."""
+    part of the first line that departs from the checker's chain (:func:`divergence`);
+    ``solution``: a ``solve`` chain whose own solution is wrong."""
     out: dict = {}
     for r, cs, p in zip(bench, chains, preds, strict=True):
         fe = int(r.first_error)
         if p == fe:
             continue
         outcome = "false_alarm" if fe < 0 else "missed" if p < 0 else "early" if p < fe else "late"
-        ref, gen = reference_chain(r).splitlines(), cs[0].text.splitlines()
+        ref, gen = (step_lines(reference_chain(r)), step_lines(cs[0].text))
+        own = chain_solution(cs[0].text)
+        if own is not None and not solves(r, own):  # a solve chain whose own solution is wrong
+            got = out.setdefault(outcome, {})
+            got["solution"] = got.get("solution", 0) + 1
+            continue
         i = next((j for j, (a, b) in enumerate(zip(ref, gen, strict=False)) if a != b), None)
         part = divergence(ref[i], gen[i], r.steps[i]) if i is not None else "length"
         got = out.setdefault(outcome, {})
@@ -301,44 +401,111 @@ def divergences(bench, chains, preds) -> dict:
     return out
 
 
-def evaluate_verifier(path: str, bench, gold, args) -> dict:
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    tok = load_tokenizer(path)
+#: thresholds a dev bench chooses from (``--dev-seed``): between the vote levels of K <= 8
+THRESHOLDS = tuple(x / 16 for x in range(1, 16))
+
+
+def dev_threshold(scores, gold) -> float:
+    """The threshold of :data:`THRESHOLDS` with the best first-error F1 on a dev bench (ties: the
+    one nearest 0.5, then the lower)."""
+    return max(THRESHOLDS, key=lambda t: (f1_of(scores, gold, t)["f1"], -abs(t - 0.5), -t))
+
+
+def with_dev(scores, gold, dev_scores=None, dev_gold=None) -> dict:
+    """F1 at threshold 0.5 and, with a dev bench, ``dev``: at the threshold chosen there."""
+    out = f1_of(scores, gold)
+    if dev_scores is not None:
+        t = dev_threshold(dev_scores, dev_gold)
+        out["dev"] = {
+            "threshold": t,
+            **f1_of(scores, gold, t),
+            "dev_f1": f1_of(dev_scores, dev_gold, t)["f1"],
+        }
+    return out
+
+
+def cached_features(lm, tok, recs, base: str, work: str) -> list:
+    """``step_features_of(lm, tok, recs, 512)``, kept in ``work`` under a hash of the base and
+    the records (their ids, steps and labels): the ``lm-likelihood`` features of the training
+    records are the same for every run on the same records (a few minutes each time)."""
+    key = hashlib.sha256(
+        json.dumps([str(base), [(r.id, r.steps, r.labels) for r in recs]]).encode()
+    ).hexdigest()[:16]
+    path = Path(work, f"lm-features-{key}.pt")
+    if path.exists():
+        return torch.load(path)
+    feats = step_features_of(lm, tok, recs, 512)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(feats, path)
+    return feats
+
+
+def head_scores(head, feats) -> list:
+    """The ``lm-likelihood`` head's step scores of features (``step_features_of``)."""
+    return [[None if f is None else apply_head(f, head) for f in row] for row in feats]
+
+
+def verifier_scores(model, tok, solve: bool, bench, args) -> tuple[dict, dict]:
+    """Step scores of one bench: ``{variant: scores}`` (``greedy_k1_{mean,vote}``,
+    ``sampled_k{K}_{mean,vote}`` and the ``_prefix`` reading) and what else was measured (the
+    greedy chains and predictions, compute, seconds)."""
     probs, steps = [r.problem for r in bench], [r.steps for r in bench]
-    out: dict = {}
-    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool)
+    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool, solve=solve)
     t0 = time.perf_counter()
     chains = greedy.sample(probs, steps)
-    secs = time.perf_counter() - t0
-    per = {k: round(v / len(bench), 1) for k, v in greedy.compute.items() if k != "solutions"}
-    scores = {how: [greedy.scores_of(c, how=how) for c in chains] for how in ("mean", "vote")}
-    for how, sc in scores.items():
-        out[f"greedy_k1_{how}"] = {**f1_of(sc, gold), "per_solution": per, "seconds": round(secs, 1)}
-    preds = [predict_first_error(sc) for sc in scores["mean"]]
-    out["greedy_by_kind"] = by_kind(bench, preds)
-    out["greedy_divergence"] = divergences(bench, chains, preds)
+    info: dict = {"greedy_seconds": round(time.perf_counter() - t0, 1), "greedy_chains": chains}
+    info["greedy_per_solution"] = {
+        k: round(v / len(bench), 1) for k, v in greedy.compute.items() if k != "solutions"
+    }
+    scores = {f"greedy_k1_{how}": [greedy.scores_of(c, how=how) for c in chains] for how in ("mean", "vote")}
     samp = GenerativeScorer(
-        model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed, tool=args.tool
+        model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed, tool=args.tool, solve=solve
     )
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)
-    secs = time.perf_counter() - t0
+    info["sampled_seconds_k_max"] = round(time.perf_counter() - t0, 1)
+    info["sampled_compute_k_max"] = {
+        k: round(v / len(bench), 1) for k, v in samp.compute.items() if k != "solutions"
+    }
     for k in (1, 2, 4, 8):
         if k > args.k_max:
             continue
-        gen = sum(sum(c.tokens for c in cs[:k]) for cs in chains) / len(bench)
+        info[f"generated_k{k}"] = round(sum(sum(c.tokens for c in cs[:k]) for cs in chains) / len(bench), 1)
         for how in ("mean", "vote"):
             # the old reading: a stopped chain's later steps vote 0 (share of chains clean up to the step)
-            prefix = [aggregate([c.values(soft=how == "mean") for c in cs[:k]], how) for cs in chains]
-            out[f"sampled_k{k}_{how}_prefix"] = f1_of(prefix, gold)
-            out[f"sampled_k{k}_{how}"] = {
-                **f1_of([samp.scores_of(cs, k=k, how=how) for cs in chains], gold),
-                "per_solution": {"chains": k, "generated_tokens": round(gen, 1)},
-            }
-    out["sampled_seconds_k_max"] = round(secs, 1)
-    out["sampled_compute_k_max"] = {
-        k: round(v / len(bench), 1) for k, v in samp.compute.items() if k != "solutions"
-    }
+            scores[f"sampled_k{k}_{how}_prefix"] = [
+                aggregate([c.values(soft=how == "mean") for c in cs[:k]], how) for cs in chains
+            ]
+            scores[f"sampled_k{k}_{how}"] = [samp.scores_of(cs, k=k, how=how) for cs in chains]
+    return scores, info
+
+
+def evaluate_verifier(path: str, bench, gold, args, dev=None) -> dict:
+    """The verifier at ``path`` on ``bench``: F1 of every variant (:func:`verifier_scores`) at 0.5
+    and, with a ``dev`` bench (another seed), at the threshold chosen on it (``dev``)."""
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    tok = load_tokenizer(path)
+    solve = bool((read_prmkit_json(path).get("verifier") or {}).get("solve"))
+    scores, info = verifier_scores(model, tok, solve, bench, args)
+    dev_scores, dev_gold = (
+        ({}, None)
+        if dev is None
+        else (verifier_scores(model, tok, solve, dev, args)[0], [int(r.first_error) for r in dev])
+    )
+    out: dict = {}
+    for name, sc in scores.items():
+        got = with_dev(sc, gold, dev_scores.get(name), dev_gold)
+        if name.startswith("greedy"):
+            got |= {"per_solution": info["greedy_per_solution"], "seconds": info["greedy_seconds"]}
+        elif not name.endswith("_prefix"):
+            k = int(name.split("_")[1][1:])
+            got["per_solution"] = {"chains": k, "generated_tokens": info[f"generated_k{k}"]}
+        out[name] = got
+    preds = [predict_first_error(sc) for sc in scores["greedy_k1_mean"]]
+    out["greedy_by_kind"] = by_kind(bench, preds)
+    out["greedy_divergence"] = divergences(bench, info["greedy_chains"], preds)
+    out["sampled_seconds_k_max"] = info["sampled_seconds_k_max"]
+    out["sampled_compute_k_max"] = info["sampled_compute_k_max"]
     return out
 
 
@@ -396,7 +563,7 @@ def main() -> None:
         )
     ap.add_argument(
         "--lookup",
-        choices=sorted([*LOOKUPS, *TOOL_LOOKUPS]),
+        choices=sorted([*LOOKUPS, *TOOL_LOOKUPS, *WRITERS]),
         default="tag",
         help="how the chains check operands (see LOOKUPS, TOOL_LOOKUPS)",
     )
@@ -404,6 +571,17 @@ def main() -> None:
         "--tool",
         default="none",
         help="chain tools the verifier calls (prmkit.scorers.chain_tools), e.g. calculator or calculator,lookup",
+    )
+    ap.add_argument(
+        "--dev-seed",
+        type=int,
+        default=None,
+        help="also report every PRM at the threshold chosen on a bench of this seed (make_bench(n_bench, seed))",
+    )
+    ap.add_argument(
+        "--no-solution-loss",
+        action="store_true",
+        help="solve chains: the verifier's own solution is context only (TrainConfig.verifier_solution_loss=False)",
     )
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--verdict-weight", type=float, default=10.0, help="loss weight of the verdict tokens")
@@ -437,6 +615,11 @@ def main() -> None:
     bench = make_bench(args.n_bench, seed=args.bench_seed, error_rate=args.error_rate)
     gold = [int(r.first_error) for r in bench]
     bench_feats = step_features_of(lm, tok, bench, 512)
+    dev = None
+    if args.dev_seed is not None:  # thresholds chosen on another seed's bench
+        dev = make_bench(args.n_bench, seed=args.dev_seed, error_rate=args.error_rate)
+        dev_gold = [int(r.first_error) for r in dev]
+        dev_feats = step_features_of(lm, tok, dev, 512)
     result = {"benchmark": "generative_verifier", "args": vars(args), "regimes": {},
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads()}}  # fmt: skip
@@ -451,8 +634,13 @@ def main() -> None:
             syn, kinds = synthetic_errors(pool, args.synthetic, args.seed, tuple(args.synthetic_weights))
             recs += labelled(syn)
             row["synthetic"] = {"records": len(syn), "kinds": kinds}
-        feats = step_features_of(lm, tok, recs, 512)
-        row["lm_likelihood"] = f1_on(fit_step_labels(recs, feats), bench_feats, gold)
+        feats = cached_features(lm, tok, recs, base, args.work)
+        head = fit_step_labels(recs, feats)
+        row["lm_likelihood"] = f1_on(head, bench_feats, gold)
+        if dev is not None:
+            row["lm_likelihood"] = with_dev(
+                head_scores(head, bench_feats), gold, head_scores(head, dev_feats), dev_gold
+            )
         out_dir = f"{args.work}/{name}"
         if args.classifier:
             row["token_classification"] = classifier_baseline(
@@ -461,7 +649,7 @@ def main() -> None:
             print(json.dumps({name: {"token_classification": row["token_classification"]}}), flush=True)
         if args.eval_only:
             row["train"] = json.loads(Path(out_dir, "train_summary.json").read_text())["metrics"]
-            row["verifier"] = evaluate_verifier(out_dir, bench, gold, args)
+            row["verifier"] = evaluate_verifier(out_dir, bench, gold, args, dev)
             result["regimes"][name] = row
             Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
             print(json.dumps({name: row}), flush=True)
@@ -469,11 +657,11 @@ def main() -> None:
         res = train(TrainConfig(out=out_dir, model=args.base, format="generative", max_steps=int(steps),
                                 batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed,
                                 verdict_weight=args.verdict_weight, positions=args.positions,
-                                verifier_tool=args.tool),
+                                verifier_tool=args.tool, verifier_solution_loss=not args.no_solution_loss),
                     train_records=recs, eval_records=[])  # fmt: skip
         row["train"] = {"loss": round(res.metrics["train_loss"], 4), "seconds": res.metrics["train_runtime_s"],
                         "data": res.data_stats}  # fmt: skip
-        row["verifier"] = evaluate_verifier(out_dir, bench, gold, args)
+        row["verifier"] = evaluate_verifier(out_dir, bench, gold, args, dev)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         result["regimes"][name] = row
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

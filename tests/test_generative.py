@@ -286,7 +286,13 @@ def test_training_loss_falls_scoring_stops_at_first_incorrect_and_round_trip(tmp
     assert losses[-1] < 0.5 * losses[0]
     meta = json.loads((out / "prmkit.json").read_text())
     assert meta["format"] == "generative" and meta["loss"] == "sft"
-    assert meta["verifier"] == {"k": 1, "temperature": 0.0, "aggregate": "mean", "tool": "none"}
+    assert meta["verifier"] == {
+        "k": 1,
+        "temperature": 0.0,
+        "aggregate": "mean",
+        "tool": "none",
+        "solve": False,
+    }
     scorer = load_scorer(None, str(out))
     assert isinstance(scorer, GenerativeScorer)
     got = scorer.score_batch([good.problem, bad.problem], [good.steps, bad.steps])

@@ -140,14 +140,17 @@ def get_tool(name: str | None) -> ChainTool | None:
     return tools[0] if len(tools) == 1 else _Tools(tools)
 
 
-def step_contexts(problem: str, steps: Sequence[str]) -> list[str]:
-    """The ``context`` a tool sees on the line of each step: the problem and the steps before.
+def step_contexts(problem: str, steps: Sequence[str], solution: str | None = None) -> list[str]:
+    """The ``context`` a tool sees on the line of each step: the problem, the verifier's own
+    solution when it wrote one first (``solution``, :class:`~prmkit.scorers.generative.GenerativeScorer`
+    ``solve=True``) and the steps before.
 
     Example:
-        >>> step_contexts("P", ["a", "b"])
-        ['P', 'P\\na']
+        >>> step_contexts("P", ["a", "b"]), step_contexts("P", ["a"], solution="S")
+        (['P', 'P\\na'], ['P\\nS'])
     """
-    return [problem + "".join("\n" + s for s in steps[:j]) for j in range(len(steps))]
+    head = problem if solution is None else problem + "\n" + solution
+    return [head + "".join("\n" + s for s in steps[:j]) for j in range(len(steps))]
 
 
 def tool_pieces(line: str, tool: ChainTool, context: str = "") -> list[tuple[str, bool]]:

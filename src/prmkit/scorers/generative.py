@@ -15,6 +15,13 @@ the lines written, each read as ``Step i:`` + the line (:func:`step_segments`, :
 A step read right after the check of the step before needs no search for "step i" in a long
 prompt, which a small model learns far faster than a chain written after the whole solution.
 
+With ``solve=True`` the verifier first writes its own solution: it reads ``problem \n`` and
+:data:`SOLVE_MARKER` (``Solve:\n``), writes lines up to the first that states a final answer
+(:func:`prmkit.grading.extract_answer`; at most :data:`MAX_SOLVE_LINES`), and only then reads
+step 1 and ``Check:``; the chain's text opens with ``Solve:`` and those lines, and a tool on a
+check line sees the problem, the solution and the earlier steps
+(docs/methods.md#h4-solve-first-verification-the-verifiers-own-solution-as-reference).
+
 Step scores (docs/methods.md#h1-generative-verifier-scores):
 
 - one chain, hard verdicts: ``1`` for a step judged correct, ``0`` for the step judged incorrect
@@ -57,6 +64,7 @@ from transformers import AutoModelForCausalLM
 
 from prmkit.config import check_choice, check_min, check_positive
 from prmkit.errors import PrmkitError
+from prmkit.grading import extract_answer
 from prmkit.models.cache import DecodeBatch
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import render_many
@@ -68,6 +76,7 @@ from prmkit.scorers.neural import _from_pretrained, resolve_window
 __all__ = [
     "AGGREGATES",
     "CHECK_MARKER",
+    "SOLVE_MARKER",
     "Chain",
     "GenerativeScorer",
     "aggregate",
@@ -80,6 +89,10 @@ __all__ = [
 
 #: the text fed after each step, before the verifier's line for it
 CHECK_MARKER = "Check:"
+#: the line fed after the problem when the verifier writes its own solution first (``solve``)
+SOLVE_MARKER = "Solve:"
+#: at most this many lines of the verifier's own solution (it ends at a line stating an answer)
+MAX_SOLVE_LINES = 32
 VERDICT_CORRECT = "correct"
 VERDICT_INCORRECT = "incorrect"
 AGGREGATES = ("mean", "vote")
@@ -233,6 +246,26 @@ def step_segments(
     return out
 
 
+def problem_length(tokenizer: Any, problem: str, first: Sequence[int]) -> int:
+    """How many ids of a solution's first segment (:func:`step_segments`: ``problem \\n step_1
+    \\n``) are the problem and its newline: where a verifier's own solution goes (``solve``).
+
+    Example:
+        >>> from prmkit.models.tiny import train_tokenizer
+        >>> tok = train_tokenizer(["a b c"], vocab_size=280)
+        >>> first = step_segments(tok, ["a b"], [["c"]])[0][0]
+        >>> first[: problem_length(tok, "a b", first)] == tok("a b", add_special_tokens=False)["input_ids"] + [first[-1]]
+        True
+    """
+    ids = tokenizer(problem, add_special_tokens=False)["input_ids"]
+    n = len(ids) + 1
+    if list(first[: len(ids)]) != list(ids) or n >= len(first):
+        raise PrmkitError(
+            "the problem's tokens do not open the rendered solution: no place for a verifier's own solution"
+        )
+    return n
+
+
 def split_line(line: str) -> str:
     """The part of a chain line the verifier writes: what follows ``Step i:``.
 
@@ -261,7 +294,11 @@ class _Row:
 
     segs: list[list[int]]
     pos: int  # the position of the next token
-    contexts: list[str]  # per step, the text a tool sees (the problem and the steps before)
+    problem: str
+    steps: Sequence[str]
+    contexts: list[str] = field(default_factory=list)  # per step, what a tool sees (step_contexts)
+    solving: bool = False  # writing its own solution (``solve``), not yet checking
+    solution: list[list[int]] = field(default_factory=list)  # its own solution's lines
     lines: list[list[int]] = field(default_factory=list)
     line_pc: list[list[float]] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
@@ -290,6 +327,11 @@ class GenerativeScorer(Scorer):
         tool: a chain tool (:data:`~prmkit.scorers.chain_tools.CHAIN_TOOLS`, e.g. ``calculator``)
             whose output is fed into the line as the verifier writes it (GenPRM's execution
             feedback); ``None``: the verifier writes every token.
+        solve: the verifier writes its own solution first (after the problem and
+            :data:`SOLVE_MARKER`, up to a line stating a final answer), then checks each step
+            with that solution in view (reference-guided; its tool sees it too); each of the
+            ``k`` chains writes its own. A verifier trained on chains with a solution
+            (``prmkit.json``'s ``verifier.solve``).
         device, dtype: as the neural scorers.
     """
 
@@ -307,6 +349,7 @@ class GenerativeScorer(Scorer):
         seed: int = 0,
         top_p: float = 1.0,
         tool: str | None = None,
+        solve: bool = False,
         device: str | None = None,
         dtype: Any = None,
         meta: dict[str, Any] | None = None,
@@ -333,6 +376,9 @@ class GenerativeScorer(Scorer):
         self.correct_id, self.incorrect_id = verdict_tokens(tokenizer)
         self.tool = get_tool(tool)
         self.tool_name = tool if self.tool is not None else None
+        self.solve = bool(solve)
+        self.solve_ids = [*tokenizer(SOLVE_MARKER, add_special_tokens=False)["input_ids"],
+                          tokenizer("\n", add_special_tokens=False)["input_ids"][-1]]  # fmt: skip
         self._pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]
         self.marker = tokenizer(CHECK_MARKER, add_special_tokens=False)["input_ids"]
         self._gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -344,6 +390,7 @@ class GenerativeScorer(Scorer):
             "decode_steps": 0,
             "tool_calls": 0,
             "tool_tokens": 0,
+            "solution_tokens": 0,
         }
         self.truncated_steps = 0
 
@@ -374,6 +421,7 @@ class GenerativeScorer(Scorer):
             "seed",
             "top_p",
             "tool",
+            "solve",
         )
         bad = set(options) - set(known)
         if bad:
@@ -411,8 +459,7 @@ class GenerativeScorer(Scorer):
                 todo.append(i)
         for b in range(0, len(todo), per):
             idx = todo[b : b + per]
-            ctx = [step_contexts(problems[i], steps[i]) for i in idx]
-            rows = self._generate([segs[i] for i in idx], ctx, k, window)
+            rows = self._generate([segs[i] for i in idx], [(problems[i], steps[i]) for i in idx], k, window)
             for j, i in enumerate(idx):
                 out[i] = [self._chain(r, len(steps[i])) for r in rows[j * k : (j + 1) * k]]
         self.compute["solutions"] += len(segs)
@@ -420,11 +467,13 @@ class GenerativeScorer(Scorer):
         return out
 
     # ------------------------------------------------------------------ generation
+    def _text(self, ids: Sequence[int]) -> str:
+        return "".join(self._pieces[t] for t in ids)
+
     def _chain(self, row: _Row, n_steps: int) -> Chain:
-        lines = [
-            "Step " + str(i + 1) + ":" + "".join(self._pieces[t] for t in ids)
-            for i, ids in enumerate(row.lines)
-        ]
+        lines = ["Step " + str(i + 1) + ":" + self._text(ids) for i, ids in enumerate(row.lines)]
+        if self.solve:
+            lines = [SOLVE_MARKER, *map(self._text, row.solution), *lines]
         text = "\n".join(lines)
         verdicts = parse_chain(text, n_steps)
         probs: list[float | None] = [None] * n_steps
@@ -441,9 +490,16 @@ class GenerativeScorer(Scorer):
 
     @torch.inference_mode()
     def _generate(
-        self, segs: list[list[list[int]]], contexts: list[list[str]], k: int, window: int
+        self, segs: list[list[list[int]]], texts: list[tuple[str, Sequence[str]]], k: int, window: int
     ) -> list[_Row]:
-        prompts = [s[0] + self.marker for s in segs]
+        if self.solve:  # problem + Solve: (the first segment is the problem and step 1)
+            heads = [
+                s[0][: problem_length(self.tokenizer, p, s[0])] for s, (p, _) in zip(segs, texts, strict=True)
+            ]
+            segs = [[s[0][len(h) :], *s[1:]] for s, h in zip(segs, heads, strict=True)]
+            prompts = [h + self.solve_ids for h in heads]
+        else:
+            prompts = [s[0] + self.marker for s in segs]
         L = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), L), dtype=torch.long)
@@ -455,8 +511,11 @@ class GenerativeScorer(Scorer):
         if k > 1:
             batch.repeat(k)
             logits = logits.repeat_interleave(k, 0)
-        rows = [_Row(segs=segs[i // k], pos=len(prompts[i // k]), contexts=contexts[i // k])
-                for i in range(len(prompts) * k)]  # fmt: skip
+        rows = [_Row(segs=segs[i // k], pos=len(prompts[i // k]), problem=texts[i // k][0], steps=texts[i // k][1],
+                     solving=self.solve) for i in range(len(prompts) * k)]  # fmt: skip
+        for row in rows:
+            if not self.solve:
+                row.contexts = step_contexts(row.problem, row.steps)
         live = list(range(len(rows)))  # rows still in the batch, in batch order
         max_line = self.max_new_tokens or 96
         while live:
@@ -496,6 +555,7 @@ class GenerativeScorer(Scorer):
             nxt, live = nxt[keep], [live[j] for j in keep]
             logits = batch.step(nxt)
         self.compute["generated_tokens"] += sum(r.generated for r in rows)
+        self.compute["solution_tokens"] += sum(map(len, (x for r in rows for x in r.solution)))
         return rows
 
     def _advance(self, row: _Row, t: int, pc: float, max_line: int) -> None:
@@ -510,6 +570,9 @@ class GenerativeScorer(Scorer):
                 if self.tool is not None:
                     self._call_tool(row)
                 return
+        if row.solving:
+            self._end_solution_line(row, t == self.eos_id)
+            return
         i = len(row.lines)
         row.lines.append(row.line)
         row.line_pc.append(row.pc)
@@ -520,10 +583,31 @@ class GenerativeScorer(Scorer):
             return
         row.forced = [*row.segs[i + 1], *self.marker]
 
+    def _end_solution_line(self, row: _Row, eos: bool) -> None:
+        """A line of the verifier's own solution is written: the solution ends at a line that
+        states an answer (or at EOS, or after :data:`MAX_SOLVE_LINES`), and step 1 and the
+        marker are fed."""
+        row.solution.append(row.line)
+        row.line, row.pc = [], []
+        if (
+            not eos
+            and extract_answer(self._text(row.solution[-1])) is None
+            and len(row.solution) < MAX_SOLVE_LINES
+        ):
+            return
+        row.solving = False
+        row.contexts = step_contexts(row.problem, row.steps, "\n".join(map(self._text, row.solution)))
+        row.forced = [*row.segs[0], *self.marker]
+
     def _call_tool(self, row: _Row) -> None:
-        """Queue what the tool feeds after the line written so far (nothing when it feeds nothing)."""
+        """Queue what the tool feeds after the line written so far (nothing when it feeds nothing);
+        on a line of the verifier's own solution it sees the problem and the lines before."""
         text = "".join(self._pieces[x] for x in row.line)
-        fed = self.tool.complete(text, row.contexts[len(row.lines)])
+        if row.solving:
+            context = step_contexts(row.problem, [*map(self._text, row.solution), ""])[-1]
+        else:
+            context = row.contexts[len(row.lines)]
+        fed = self.tool.complete(text, context)
         if fed is not None:
             row.fed = self.tokenizer(fed, add_special_tokens=False)["input_ids"]
             self.compute["tool_calls"] += 1

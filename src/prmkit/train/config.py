@@ -174,6 +174,11 @@ class TrainConfig:
         "after '<operand> is') | several joined by commas | none; masked out of the SFT loss, forced at inference",
         "none",
     )
+    verifier_solution_loss: bool = _h(
+        "generative: learn the verifier's own solution when the chains open with one (Solve:); false: the "
+        "solution is context only (label -100), so the verifier keeps its base's way of solving",
+        True,
+    )
     # --init tiny
     tiny_arch: str = _h("tiny model architecture: qwen2 | llama", "qwen2")
     tiny_hidden: int = _h("tiny model width", 128)

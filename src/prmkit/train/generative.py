@@ -45,8 +45,10 @@ from prmkit.records import Solution, first_error_of
 from prmkit.scorers.chain_tools import ChainTool, step_contexts, tool_pieces
 from prmkit.scorers.generative import (
     CHECK_MARKER,
+    SOLVE_MARKER,
     parse_chain,
     parse_line,
+    problem_length,
     split_line,
     step_segments,
     verdict_tokens,
@@ -66,6 +68,7 @@ __all__ = [
     "chain_example",
     "chain_lines",
     "chain_of",
+    "chain_solution",
     "normalise_chain",
     "sft_loss",
     "synthesise_chains",
@@ -158,30 +161,53 @@ def chain_example(
     max_length: int | None = None,
     verdict_ids: Sequence[int] = (),
     fed: Sequence[Sequence[bool]] | None = None,
+    solution: tuple[Sequence[int], Sequence[Sequence[int]], Sequence[Sequence[bool]]] | None = None,
+    learn_solution: bool = True,
 ) -> dict[str, Any]:
     """One SFT example: for each chain line ``i``, ``segments[i]`` and ``marker`` (labels -100)
     then ``lines[i]`` and ``newline_id`` (labels = ids); cut to ``max_length``. ``verdict``
     lists the position of each line's verdict token (its last token in ``verdict_ids``).
     ``fed[i][j]``: token ``j`` of line ``i`` is a tool's output (label -100: not learned).
+    ``solution = (prefix, lines, fed)``: the verifier's own solution, written first (the
+    scorer's ``solve``): ``segments[0]`` is then the problem alone, followed by ``prefix``
+    (``Solve:`` and a newline, labels -100) and each solution line and ``newline_id`` (learned
+    but the fed tokens; none of it with ``learn_solution=False``); the check lines then go with
+    ``segments[1:]``.
 
-    Example (the tool fed token 9):
+    Example (the tool fed token 9; then an own solution [6, 7] whose 7 was fed, before step [5]):
         >>> chain_example([[5]], [3], [[8, 9, 4]], 0, fed=[[False, True, False]])["labels"]
         [-100, -100, 8, -100, 4, 0]
+        >>> chain_example([[1], [5]], [3], [[8]], 0, solution=([2, 0], [[6, 7]], [[False, True]]))["labels"]
+        [-100, -100, -100, 6, -100, 0, -100, -100, 8, 0]
     """
     ids: list[int] = []
     labels: list[int] = []
     verdict: list[int] = []
     fed_at: list[int] = []
+
+    def write(line: Sequence[int], mask: Sequence[bool]) -> None:  # a line the verifier writes
+        ids.extend([*line, newline_id])
+        fed_at.extend(len(ids) - len(line) - 1 + j for j, f in enumerate(mask) if f)
+        labels.extend([-100 if f else t for t, f in zip(line, mask, strict=True)] + [newline_id])
+
+    if solution is not None:
+        prefix, own, own_fed = solution
+        ids.extend([*segments[0], *prefix])
+        labels.extend([-100] * len(ids))
+        for line, mask in zip(own, own_fed, strict=True):
+            if learn_solution:
+                write(line, mask)
+            else:  # context only
+                ids.extend([*line, newline_id])
+                labels.extend([-100] * (len(line) + 1))
+        segments = segments[1:]
     for i, (seg, line) in enumerate(zip(segments, lines, strict=False)):
         ids += [*seg, *marker]
         labels += [-100] * (len(seg) + len(marker))
         at = [j for j, t in enumerate(line) if t in verdict_ids]
         if at:
             verdict.append(len(ids) + at[-1])
-        ids += [*line, newline_id]
-        mask = fed[i] if fed is not None else [False] * len(line)
-        fed_at += [len(ids) - len(line) - 1 + j for j, f in enumerate(mask) if f]
-        labels += [-100 if f else t for t, f in zip(line, mask, strict=True)] + [newline_id]
+        write(line, fed[i] if fed is not None else [False] * len(line))
     if max_length is not None:
         ids, labels = ids[:max_length], labels[:max_length]
         verdict = [v for v in verdict if v < max_length]
@@ -208,14 +234,38 @@ def chain_lines(chain: str, n_steps: int) -> list[str]:
     return out
 
 
+def chain_solution(chain: str) -> list[str] | None:
+    """The verifier's own solution a chain opens with (a :data:`~prmkit.scorers.generative.SOLVE_MARKER`
+    line, then the solution's lines up to the first ``Step i:`` line), or ``None``.
+
+    Example:
+        >>> chain_solution("Solve:\\n2 + 2 = 4.\\nThe answer is 4.\\nStep 1: 4 is 4. correct")
+        ['2 + 2 = 4.', 'The answer is 4.']
+        >>> chain_solution("Step 1: 4 is 4. correct") is None
+        True
+    """
+    lines = str(chain).split("\n")
+    if not lines or lines[0].strip() != SOLVE_MARKER:
+        return None
+    out = []
+    for line in lines[1:]:
+        if parse_line(line) is not None:
+            break
+        out.append(line)
+    return out
+
+
 @dataclass
 class ChainStats:
     """What :func:`build_chain_examples` made: examples, chains dropped by the filter, chains
     dropped because a line goes on otherwise than the tool feeds (``tool_mismatch``, their ids
     in ``dropped_ids`` too), chain tokens (trained), tool tokens (fed, masked) and prompt tokens
-    (masked), examples cut by the window."""
+    (masked), examples cut by the window; ``solve``: the chains open with the verifier's own
+    solution (:func:`chain_solution`), and ``solution_tokens`` of the chain tokens are in it."""
 
     examples: int = 0
+    solve: bool = False
+    solution_tokens: int = 0
     filtered_out: int = 0
     tool_mismatch: int = 0
     tool_tokens: int = 0
@@ -227,7 +277,8 @@ class ChainStats:
     def to_dict(self) -> dict[str, Any]:
         return {"examples": self.examples, "filtered_out": self.filtered_out, "tool_mismatch": self.tool_mismatch,
                 "chain_tokens": self.chain_tokens, "tool_tokens": self.tool_tokens,
-                "prompt_tokens": self.prompt_tokens, "truncated": self.truncated}  # fmt: skip
+                "prompt_tokens": self.prompt_tokens, "truncated": self.truncated, "solve": self.solve,
+                "solution_tokens": self.solution_tokens}  # fmt: skip
 
 
 def build_chain_examples(
@@ -236,62 +287,105 @@ def build_chain_examples(
     max_length: int | None,
     source: str = "auto",
     tool: ChainTool | None = None,
+    learn_solution: bool = True,
 ) -> tuple[list[dict[str, Any]], ChainStats]:
     """SFT examples of ``records`` (see the module docs) and their statistics. With a ``tool``
     (:mod:`prmkit.scorers.chain_tools`) each line is tokenized piece by piece as inference feeds
     it (:func:`~prmkit.scorers.chain_tools.tool_pieces`) and the tool's pieces are masked; a
-    chain with a line the tool contradicts is dropped and counted (``tool_mismatch``)."""
+    chain with a line the tool contradicts is dropped and counted (``tool_mismatch``). Chains
+    that open with the verifier's own solution (:func:`chain_solution`) train it to write one
+    first (all chains or none: a mix is an error naming the first record that differs);
+    ``learn_solution=False`` keeps that solution out of the loss (context only)."""
     stats = ChainStats()
     lines: list[list[str]] = []
     keep: list[Solution] = []
     pieces: list[list[list[tuple[str, bool]]]] = []
+    own: list[list[list[tuple[str, bool]]]] = []  # per kept record, its solution's lines in pieces
+    solve: bool | None = None
     for r in records:
         c = chain_of(r, source)
         if not chain_agrees(c, r.labels, len(r.steps)):
             stats.filtered_out += 1
             stats.dropped_ids.append(r.id)
             continue
+        sol = chain_solution(c)
+        if solve is None:
+            solve = sol is not None
+        elif solve != (sol is not None):
+            raise PrmkitError(
+                f"record {r.id!r}: its chain {'opens' if sol is not None else 'does not open'} with the "
+                f"verifier's own solution ({SOLVE_MARKER!r}) and the chains before "
+                f"{'do not' if sol is not None else 'do'}: train on chains of one kind",
+                field="verification_chain",
+            )
         ls = chain_lines(c, len(r.steps))
+        sol_text = None if sol is None else "\n".join(sol)
         if tool is not None:
             try:
-                ctx = step_contexts(r.problem, r.steps)
+                ctx = step_contexts(r.problem, r.steps, sol_text)
                 pieces.append([tool_pieces(x, tool, c) for x, c in zip(ls, ctx, strict=False)])
+                own.append(
+                    [
+                        tool_pieces(x, tool, c)
+                        for x, c in zip(sol or [], step_contexts(r.problem, sol or []), strict=True)
+                    ]
+                )
             except PrmkitError:
+                if len(pieces) > len(own):
+                    pieces.pop()
                 stats.tool_mismatch += 1
                 stats.dropped_ids.append(r.id)
                 continue
+        else:
+            pieces.append([[(x, False)] for x in ls])
+            own.append([[(x, False)] for x in sol or []])
         lines.append(ls)
         keep.append(r)
+    stats.solve = bool(solve)
     if not keep:
         return [], stats
     segs = step_segments(tokenizer, [r.problem for r in keep], [r.steps for r in keep])
     marker = tokenizer(CHECK_MARKER, add_special_tokens=False)["input_ids"]
     newline = tokenizer("\n", add_special_tokens=False)["input_ids"][-1]
+    prefix = [*tokenizer(SOLVE_MARKER, add_special_tokens=False)["input_ids"], newline]
     verdicts = verdict_tokens(tokenizer)
-    if tool is None:
-        pieces = [[[(x, False)] for x in ls] for ls in lines]
-    flat = [text for ps in pieces for line in ps for text, _ in line]
+    flat = [text for ps in (*own, *pieces) for line in ps for text, _ in line]
     flat_ids = iter(tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else [])
-    examples = []
-    for sg, ps in zip(segs, pieces, strict=True):
-        line_ids: list[list[int]] = []
-        fed: list[list[bool]] = []
+
+    def tokenized(ps: list[list[tuple[str, bool]]]) -> tuple[list[list[int]], list[list[bool]]]:
+        line_ids, fed = [], []
         for line in ps:
-            ids_l, fed_l = [], []
+            ids_l: list[int] = []
+            fed_l: list[bool] = []
             for _, is_tool in line:
                 got = next(flat_ids)
                 ids_l += got
                 fed_l += [is_tool] * len(got)
             line_ids.append(ids_l)
             fed.append(fed_l)
-        ex = chain_example(sg, marker, line_ids, newline, None, verdicts, fed)
+        return line_ids, fed
+
+    own_ids = [tokenized(ps) for ps in own]
+    examples = []
+    for r, sg, ps, (sol_ids, sol_fed) in zip(keep, segs, pieces, own_ids, strict=True):
+        line_ids, fed = tokenized(ps)
+        solution = None
+        if solve:
+            n = problem_length(tokenizer, r.problem, sg[0])
+            sg, solution = [sg[0][:n], sg[0][n:], *sg[1:]], (prefix, sol_ids, sol_fed)
+        ex = chain_example(sg, marker, line_ids, newline, None, verdicts, fed, solution, learn_solution)
         stats.truncated += int(max_length is not None and len(ex["input_ids"]) > max_length)
         if max_length is not None:
-            ex = chain_example(sg, marker, line_ids, newline, max_length, verdicts, fed)
+            ex = chain_example(
+                sg, marker, line_ids, newline, max_length, verdicts, fed, solution, learn_solution
+            )
         n_chain = sum(v != -100 for v in ex["labels"])
         stats.chain_tokens += n_chain
         stats.tool_tokens += ex["fed"]
         stats.prompt_tokens += len(ex["input_ids"]) - n_chain - ex["fed"]
+        if solve:
+            n_sol = len(sg[0]) + len(prefix) + sum(len(x) + 1 for x in sol_ids)
+            stats.solution_tokens += sum(v != -100 for v in ex["labels"][:n_sol])
         if n_chain:
             examples.append(ex)
     stats.examples = len(examples)

@@ -916,10 +916,11 @@ def _train_likelihood(
     return result
 
 
-def verifier_settings(cfg: TrainConfig) -> dict[str, Any]:
-    """The ``verifier`` block of a generative verifier's ``prmkit.json`` (the scorer's defaults)."""
+def verifier_settings(cfg: TrainConfig, solve: bool = False) -> dict[str, Any]:
+    """The ``verifier`` block of a generative verifier's ``prmkit.json`` (the scorer's defaults);
+    ``solve``: its chains open with its own solution (the data decides: ``ChainStats.solve``)."""
     return {"k": cfg.verifier_k, "temperature": cfg.verifier_temperature, "aggregate": cfg.verifier_aggregate,
-            "tool": cfg.verifier_tool}  # fmt: skip
+            "tool": cfg.verifier_tool, "solve": solve}  # fmt: skip
 
 
 def _train_generative(
@@ -935,7 +936,12 @@ def _train_generative(
     scorer ``prmkit score`` builds (:class:`~prmkit.scorers.generative.GenerativeScorer`)."""
     t_data = time.monotonic()
     examples, stats = build_chain_examples(
-        train_records, models.tokenizer, cfg.max_length, cfg.chain_source, get_tool(cfg.verifier_tool)
+        train_records,
+        models.tokenizer,
+        cfg.max_length,
+        cfg.chain_source,
+        get_tool(cfg.verifier_tool),
+        learn_solution=cfg.verifier_solution_loss,
     )
     if not examples:
         raise PrmkitError(
@@ -973,7 +979,7 @@ def _train_generative(
         models.tokenizer.save_pretrained(str(out))
         write_prmkit_json(out, get_format("lm-likelihood"), cfg,
                           {"format": GENERATIVE, "prm_format": None, "score": "verdict probability",
-                           "verifier": verifier_settings(cfg), "chain_source": cfg.chain_source})  # fmt: skip
+                           "verifier": verifier_settings(cfg, stats.solve), "chain_source": cfg.chain_source})  # fmt: skip
     metrics: dict[str, float] = {
         "train_loss": float(out_train.training_loss),
         "train_runtime_s": round(train_s, 2),
@@ -983,7 +989,7 @@ def _train_generative(
     history: list[dict[str, float]] = []
     if eval_records:
         scorer = GenerativeScorer(
-            model.eval(), models.tokenizer, max_length=cfg.max_length, **verifier_settings(cfg)
+            model.eval(), models.tokenizer, max_length=cfg.max_length, **verifier_settings(cfg, stats.solve)
         )
         scored = list(scorer.score_records(eval_records))
         m = processbench_metrics(
