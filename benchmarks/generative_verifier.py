@@ -401,8 +401,8 @@ def divergences(bench, chains, preds) -> dict:
     return out
 
 
-#: thresholds a dev bench chooses from (``--dev-seed``): between the vote levels of K <= 8
-THRESHOLDS = tuple(x / 16 for x in range(1, 16))
+#: thresholds a dev bench chooses from (``--dev-seed``): between the vote levels of K <= 16
+THRESHOLDS = (1 / 32, *(x / 16 for x in range(1, 16)))
 
 
 def dev_threshold(scores, gold) -> float:
@@ -467,7 +467,7 @@ def verifier_scores(model, tok, solve: bool, bench, args) -> tuple[dict, dict]:
     info["sampled_compute_k_max"] = {
         k: round(v / len(bench), 1) for k, v in samp.compute.items() if k != "solutions"
     }
-    for k in (1, 2, 4, 8):
+    for k in (1, 2, 4, 8, 16, 32):
         if k > args.k_max:
             continue
         info[f"generated_k{k}"] = round(sum(sum(c.tokens for c in cs[:k]) for cs in chains) / len(bench), 1)

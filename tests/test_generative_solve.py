@@ -75,12 +75,19 @@ def test_training_learns_the_solution_and_masks_the_problem_steps_markers_and_to
 
 def test_training_can_keep_the_solution_out_of_the_loss():
     tok = load_tokenizer(resolve_model("arith-base"))
-    ex, stats = build_chain_examples([BAD], tok, None, tool=get_tool("calculator,lookup"), learn_solution=False)
+    ex, stats = build_chain_examples(
+        [BAD], tok, None, tool=get_tool("calculator,lookup"), learn_solution=False
+    )
     ids, labels = ex[0]["input_ids"], ex[0]["labels"]
-    assert tok.decode([t for t, v in zip(ids, labels, strict=True) if v != -100]) == " 12 is. correct\n 9 is. incorrect\n"
+    assert (
+        tok.decode([t for t, v in zip(ids, labels, strict=True) if v != -100])
+        == " 12 is. correct\n 9 is. incorrect\n"
+    )
     assert stats.solution_tokens == 0 and stats.solve
     # the input is the same as when the solution is learned
-    assert ids == build_chain_examples([BAD], tok, None, tool=get_tool("calculator,lookup"))[0][0]["input_ids"]
+    assert (
+        ids == build_chain_examples([BAD], tok, None, tool=get_tool("calculator,lookup"))[0][0]["input_ids"]
+    )
 
 
 def test_training_refuses_a_mix_of_chains_with_and_without_a_solution():
