@@ -297,7 +297,6 @@ def build_chain_examples(
     first (all chains or none: a mix is an error naming the first record that differs);
     ``learn_solution=False`` keeps that solution out of the loss (context only)."""
     stats = ChainStats()
-    lines: list[list[str]] = []
     keep: list[Solution] = []
     pieces: list[list[list[tuple[str, bool]]]] = []
     own: list[list[list[tuple[str, bool]]]] = []  # per kept record, its solution's lines in pieces
@@ -319,27 +318,22 @@ def build_chain_examples(
                 field="verification_chain",
             )
         ls = chain_lines(c, len(r.steps))
-        sol_text = None if sol is None else "\n".join(sol)
         if tool is not None:
             try:
-                ctx = step_contexts(r.problem, r.steps, sol_text)
-                pieces.append([tool_pieces(x, tool, c) for x, c in zip(ls, ctx, strict=False)])
-                own.append(
-                    [
-                        tool_pieces(x, tool, c)
-                        for x, c in zip(sol or [], step_contexts(r.problem, sol or []), strict=True)
-                    ]
-                )
+                ctx = step_contexts(r.problem, r.steps, None if sol is None else "\n".join(sol))
+                line_pieces = [tool_pieces(x, tool, cx) for x, cx in zip(ls, ctx, strict=False)]
+                sol_pieces = [
+                    tool_pieces(x, tool, cx)
+                    for x, cx in zip(sol or [], step_contexts(r.problem, sol or []), strict=True)
+                ]
             except PrmkitError:
-                if len(pieces) > len(own):
-                    pieces.pop()
                 stats.tool_mismatch += 1
                 stats.dropped_ids.append(r.id)
                 continue
         else:
-            pieces.append([[(x, False)] for x in ls])
-            own.append([[(x, False)] for x in sol or []])
-        lines.append(ls)
+            line_pieces, sol_pieces = [[(x, False)] for x in ls], [[(x, False)] for x in sol or []]
+        pieces.append(line_pieces)
+        own.append(sol_pieces)
         keep.append(r)
     stats.solve = bool(solve)
     if not keep:
