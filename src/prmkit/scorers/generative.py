@@ -299,6 +299,7 @@ class _Row:
     contexts: list[str] = field(default_factory=list)  # per step, what a tool sees (step_contexts)
     solving: bool = False  # writing its own solution (``solve``), not yet checking
     solution: list[list[int]] = field(default_factory=list)  # its own solution's lines
+    solved: list[str] = field(default_factory=list)  # the same lines as text
     lines: list[list[int]] = field(default_factory=list)
     line_pc: list[list[float]] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
@@ -473,7 +474,7 @@ class GenerativeScorer(Scorer):
     def _chain(self, row: _Row, n_steps: int) -> Chain:
         lines = ["Step " + str(i + 1) + ":" + self._text(ids) for i, ids in enumerate(row.lines)]
         if self.solve:
-            lines = [SOLVE_MARKER, *map(self._text, row.solution), *lines]
+            lines = [SOLVE_MARKER, *row.solved, *lines]
         text = "\n".join(lines)
         verdicts = parse_chain(text, n_steps)
         probs: list[float | None] = [None] * n_steps
@@ -588,26 +589,22 @@ class GenerativeScorer(Scorer):
         states an answer (or at EOS, or after :data:`MAX_SOLVE_LINES`), and step 1 and the
         marker are fed."""
         row.solution.append(row.line)
+        row.solved.append(self._text(row.line))
         row.line, row.pc = [], []
-        if (
-            not eos
-            and extract_answer(self._text(row.solution[-1])) is None
-            and len(row.solution) < MAX_SOLVE_LINES
-        ):
+        if not eos and extract_answer(row.solved[-1]) is None and len(row.solution) < MAX_SOLVE_LINES:
             return
         row.solving = False
-        row.contexts = step_contexts(row.problem, row.steps, "\n".join(map(self._text, row.solution)))
+        row.contexts = step_contexts(row.problem, row.steps, "\n".join(row.solved))
         row.forced = [*row.segs[0], *self.marker]
 
     def _call_tool(self, row: _Row) -> None:
         """Queue what the tool feeds after the line written so far (nothing when it feeds nothing);
         on a line of the verifier's own solution it sees the problem and the lines before."""
-        text = "".join(self._pieces[x] for x in row.line)
-        if row.solving:
-            context = step_contexts(row.problem, [*map(self._text, row.solution), ""])[-1]
+        if row.solving:  # step_contexts' context of the next line of the solution
+            context = "\n".join([row.problem, *row.solved])
         else:
             context = row.contexts[len(row.lines)]
-        fed = self.tool.complete(text, context)
+        fed = self.tool.complete(self._text(row.line), context)
         if fed is not None:
             row.fed = self.tokenizer(fed, add_special_tokens=False)["input_ids"]
             self.compute["tool_calls"] += 1
