@@ -445,12 +445,15 @@ def head_scores(head, feats) -> list:
     return [[None if f is None else apply_head(f, head) for f in row] for row in feats]
 
 
-def verifier_scores(model, tok, solve: bool, bench, args) -> tuple[dict, dict]:
+def verifier_scores(model, tok, solve: bool, bench, args, meta=None) -> tuple[dict, dict]:
     """Step scores of one bench: ``{variant: scores}`` (``greedy_k1_{mean,vote}``,
     ``sampled_k{K}_{mean,vote}`` and the ``_prefix`` reading) and what else was measured (the
     greedy chains and predictions, compute, seconds)."""
     probs, steps = [r.problem for r in bench], [r.steps for r in bench]
-    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool, solve=solve)
+    solver = {"solver": args.solver, "meta": meta} if args.solver else {}
+    if args.check_temperature is not None:
+        solver["check_temperature"] = args.check_temperature
+    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool, solve=solve, **solver)
     t0 = time.perf_counter()
     chains = greedy.sample(probs, steps)
     info: dict = {"greedy_seconds": round(time.perf_counter() - t0, 1), "greedy_chains": chains}
@@ -459,7 +462,14 @@ def verifier_scores(model, tok, solve: bool, bench, args) -> tuple[dict, dict]:
     }
     scores = {f"greedy_k1_{how}": [greedy.scores_of(c, how=how) for c in chains] for how in ("mean", "vote")}
     samp = GenerativeScorer(
-        model, tok, k=args.k_max, temperature=args.temperature, seed=args.seed, tool=args.tool, solve=solve
+        model,
+        tok,
+        k=args.k_max,
+        temperature=args.temperature,
+        seed=args.seed,
+        tool=args.tool,
+        solve=solve,
+        **solver,
     )
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)
@@ -485,12 +495,13 @@ def evaluate_verifier(path: str, bench, gold, args, dev=None) -> dict:
     and, with a ``dev`` bench (another seed), at the threshold chosen on it (``dev``)."""
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tok = load_tokenizer(path)
-    solve = bool((read_prmkit_json(path).get("verifier") or {}).get("solve"))
-    scores, info = verifier_scores(model, tok, solve, bench, args)
+    meta = read_prmkit_json(path)
+    solve = bool((meta.get("verifier") or {}).get("solve"))
+    scores, info = verifier_scores(model, tok, solve, bench, args, meta)
     dev_scores, dev_gold = (
         ({}, None)
         if dev is None
-        else (verifier_scores(model, tok, solve, dev, args)[0], [int(r.first_error) for r in dev])
+        else (verifier_scores(model, tok, solve, dev, args, meta)[0], [int(r.first_error) for r in dev])
     )
     out: dict = {}
     for name, sc in scores.items():
@@ -593,6 +604,17 @@ def main() -> None:
         "--eval-only", action="store_true", help="evaluate the verifiers already trained in --work"
     )
     ap.add_argument("--work", default="runs/bench-generative")
+    ap.add_argument(
+        "--check-temperature",
+        type=float,
+        default=None,
+        help="the sampled chains' check lines at this temperature (GenerativeScorer check_temperature=)",
+    )
+    ap.add_argument(
+        "--solver",
+        default=None,
+        help="with a solve verifier: the LM that writes its solution (GenerativeScorer solver=; 'base': its base LM)",
+    )
     ap.add_argument(
         "--base", default="arith-base", help="the base LM both PRMs start from (a packaged name or a path)"
     )

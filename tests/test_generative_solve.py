@@ -128,19 +128,30 @@ class _Recorder:
         return fed
 
 
-def test_inference_writes_the_solution_first_then_checks_with_it_in_view(tmp_path):
-    from prmkit.scorers import load_scorer
+GOOD = _record(["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 8."],
+               ["Step 1: 12 is 12 balloons. correct", "Step 2: 8 is 8 balloons. correct",
+                "Step 3: the answer is 8, 8 - 8 = 0. correct"], rid="good")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def solve_verifier(tmp_path_factory):
+    """A solve verifier fine-tuned briefly from ``arith-base`` (its prmkit.json's base_model)."""
     from prmkit.train.trainer import train
 
-    good = _record(["4 x 3 = 12 balloons.", "12 - 4 = 8 balloons.", "The answer is 8."],
-                   ["Step 1: 12 is 12 balloons. correct", "Step 2: 8 is 8 balloons. correct",
-                    "Step 3: the answer is 8, 8 - 8 = 0. correct"], rid="good")  # fmt: skip
-    train(TrainConfig(out=str(tmp_path / "gv"), model="arith-base", format="generative", max_steps=60,
+    out = tmp_path_factory.mktemp("gv") / "gv"
+    train(TrainConfig(out=str(out), model="arith-base", format="generative", max_steps=60,
                       batch_size=2, lr=3e-3, warmup_ratio=0.0, threads=1, verifier_tool="calculator,lookup"),
-          train_records=[good, BAD] * 4, eval_records=[])  # fmt: skip
-    meta = json.loads((tmp_path / "gv" / "prmkit.json").read_text())
+          train_records=[GOOD, BAD] * 4, eval_records=[])  # fmt: skip
+    return out
+
+
+def test_inference_writes_the_solution_first_then_checks_with_it_in_view(solve_verifier):
+    from prmkit.scorers import load_scorer
+
+    good = GOOD
+    meta = json.loads((solve_verifier / "prmkit.json").read_text())
     assert meta["verifier"]["solve"] is True and meta["verifier"]["tool"] == "calculator,lookup"
-    scorer = load_scorer(None, str(tmp_path / "gv"))
+    scorer = load_scorer(None, str(solve_verifier))
     assert isinstance(scorer, GenerativeScorer) and scorer.solve
     rec = _Recorder()
     scorer.tool = rec
@@ -184,3 +195,104 @@ def test_vote_over_own_solutions_by_hand():
     slip = [steps[0], "12 - 4 = 9 balloons."]
     got = [lookup.complete(" 9 is", step_contexts(PROBLEM.question, slip, own)[1]) for own in (right, wrong)]
     assert got == [" 8 balloons", " 12 balloons"]  # 12 is 3 away, 4 is 5 away
+
+
+def _greedy(model, ids: list[int], n: int) -> list[int]:
+    """``n`` greedy tokens after ``ids`` by transformers' own ``generate``."""
+    out = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, pad_token_id=0)
+    return out[0, len(ids) :].tolist()
+
+
+def test_a_solver_writes_the_solution_and_the_verifier_reads_it(solve_verifier):
+    """``solver="base"``: the base LM continues ``problem \\n`` (greedy: exactly its own
+    ``generate``), and the verifier's first check line is its greedy continuation of ``problem
+    \\n Solve: \\n <that solution> step_1 \\n Check:``."""
+    from transformers import AutoModelForCausalLM
+
+    from prmkit.scorers.generative import CHECK_MARKER, SOLVE_MARKER, step_segments
+
+    scorer = GenerativeScorer.load(str(solve_verifier), solver="base", tool=None)
+    assert scorer.solver_name == "base"
+    chain = scorer.sample([GOOD.problem], [GOOD.steps])[0][0]
+    tok = load_tokenizer(resolve_model("arith-base"))
+    base = AutoModelForCausalLM.from_pretrained(resolve_model("arith-base"), dtype=torch.float32).eval()
+    first = step_segments(tok, [GOOD.problem], [GOOD.steps])[0][0]
+    head = first[: problem_length(tok, GOOD.problem, first)]
+    text = tok.decode(_greedy(base, head, 160))
+    lines = text.split("\n")
+    n = next(i for i, x in enumerate(lines) if "The answer is" in x) + 1
+    assert chain.text.split("\n")[: n + 1] == [
+        "Solve:",
+        *lines[:n],
+    ]  # the base's greedy solution, to its answer
+    solution = tok("\n".join(lines[:n]) + "\n", add_special_tokens=False)["input_ids"]
+    verifier = AutoModelForCausalLM.from_pretrained(str(solve_verifier), dtype=torch.float32).eval()
+    fed = head + tok(SOLVE_MARKER + "\n", add_special_tokens=False)["input_ids"] + solution
+    fed += first[len(head) :] + tok(CHECK_MARKER, add_special_tokens=False)["input_ids"]
+    check = tok.decode(_greedy(verifier, fed, 40)).split("\n")[0]
+    assert chain.text.split("\n")[n + 1] == "Step 1:" + check
+    assert scorer.compute["solution_tokens"] == len(solution) - n  # the lines less their newlines
+    # and at every token of that line, P(correct) / (P(correct) + P(incorrect)) is the forward pass's
+    row = scorer._generate(
+        step_segments(tok, [GOOD.problem], [GOOD.steps]), [(GOOD.problem, GOOD.steps)], 1, 1024
+    )[0]
+    line = row.lines[0]
+    logits = verifier(torch.tensor([fed + line])).logits[0, len(fed) - 1 : len(fed) - 1 + len(line)]
+    want = torch.sigmoid(logits[:, scorer.correct_id] - logits[:, scorer.incorrect_id])
+    assert torch.allclose(torch.tensor(row.line_pc[0]), want, atol=1e-5)
+
+
+def test_solver_errors(solve_verifier):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    with pytest.raises(PrmkitError, match="set solve=true"):
+        GenerativeScorer.load(str(solve_verifier), solver="base", solve=False)
+    meta = json.loads((solve_verifier / "prmkit.json").read_text())
+    model = _load(solve_verifier)
+    tok = load_tokenizer(str(solve_verifier))
+    with pytest.raises(PrmkitError, match="solver .*nowhere: cannot load its tokenizer"):
+        GenerativeScorer(model, tok, solve=True, solver=str(solve_verifier / "nowhere"))
+    with pytest.raises(PrmkitError, match="names no base_model"):
+        GenerativeScorer(model, tok, solve=True, solver="base", meta={**meta, "base_model": None})
+    small = Qwen2ForCausalLM(Qwen2Config(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1))  # fmt: skip
+    with pytest.raises(PrmkitError, match="vocabulary is smaller"):
+        GenerativeScorer(model, tok, solve=True, solver=small)
+    from prmkit.models.tiny import train_tokenizer
+
+    other = solve_verifier.parent / "other"
+    small.save_pretrained(other)
+    train_tokenizer(["a b c"], vocab_size=280).save_pretrained(other)
+    with pytest.raises(PrmkitError, match="its tokenizer's vocabulary is not the verifier's"):
+        GenerativeScorer(model, tok, solve=True, solver=str(other))
+
+
+def _load(path):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+
+
+def test_greedy_check_on_sampled_solutions(solve_verifier):
+    """``check_temperature=0``: the solver samples each chain's solution, the verifier checks it
+    greedily: every chain's first check line is the verifier's greedy ``generate`` after what it
+    read, however the solutions differ."""
+    from prmkit.scorers.generative import CHECK_MARKER, SOLVE_MARKER, step_segments
+
+    scorer = GenerativeScorer.load(
+        str(solve_verifier), solver="base", tool=None, k=4, temperature=1.0, check_temperature=0, seed=3
+    )
+    tok = scorer.tokenizer
+    segs = step_segments(tok, [GOOD.problem], [GOOD.steps])
+    rows = scorer._generate(segs, [(GOOD.problem, GOOD.steps)], 4, 1024)
+    assert len({tuple(r.solution_ids) for r in rows}) > 1  # the solutions are sampled
+    head = segs[0][0][: problem_length(tok, GOOD.problem, segs[0][0])]
+    verifier = _load(solve_verifier)
+    marker = tok(CHECK_MARKER, add_special_tokens=False)["input_ids"]
+    for row in rows:
+        fed = head + tok(SOLVE_MARKER + "\n", add_special_tokens=False)["input_ids"] + row.solution_ids
+        fed += segs[0][0][len(head) :] + marker
+        want = _greedy(verifier, fed, len(row.lines[0]) + 1)
+        assert row.lines[0] == want[: len(row.lines[0])] and "\n" in tok.decode(want[len(row.lines[0]) :])
+    with pytest.raises(PrmkitError, match="k equal chains"):
+        GenerativeScorer(verifier, tok, k=2, temperature=1.0, check_temperature=0)

@@ -21,6 +21,10 @@ With ``solve=True`` the verifier first writes its own solution: it reads ``probl
 step 1 and ``Check:``; the chain's text opens with ``Solve:`` and those lines, and a tool on a
 check line sees the problem, the solution and the earlier steps
 (docs/methods.md#h4-solve-first-verification-the-verifiers-own-solution-as-reference).
+A ``solver`` (another LM of the vocabulary, e.g. ``"base"``: the verifier's base LM) may write
+the solution instead: it continues ``problem \n``, and the verifier reads the solution after
+``Solve:`` in one prefill and checks (``check_temperature=0``: greedily, whatever the solution's
+temperature).
 
 Step scores (docs/methods.md#h1-generative-verifier-scores):
 
@@ -66,6 +70,7 @@ from prmkit.config import check_choice, check_min, check_positive
 from prmkit.errors import PrmkitError
 from prmkit.grading import extract_answer
 from prmkit.models.cache import DecodeBatch
+from prmkit.models.packaged import resolve_model
 from prmkit.models.tokenizer import load_tokenizer
 from prmkit.render import render_many
 from prmkit.scorers.base import SCORERS, Scorer, StepScores, read_prmkit_json
@@ -300,6 +305,7 @@ class _Row:
     solving: bool = False  # writing its own solution (``solve``), not yet checking
     solution: list[list[int]] = field(default_factory=list)  # its own solution's lines
     solved: list[str] = field(default_factory=list)  # the same lines as text
+    solution_ids: list[int] = field(default_factory=list)  # the solution as fed (lines, their newlines)
     lines: list[list[int]] = field(default_factory=list)
     line_pc: list[list[float]] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
@@ -333,6 +339,16 @@ class GenerativeScorer(Scorer):
             with that solution in view (reference-guided; its tool sees it too); each of the
             ``k`` chains writes its own. A verifier trained on chains with a solution
             (``prmkit.json``'s ``verifier.solve``).
+        solver: with ``solve``, a causal LM of the same vocabulary that writes the solution
+            instead (it continues ``problem \\n``; the verifier reads its lines after
+            ``Solve:``): a model, a path, or ``"base"`` (the base LM the verifier was trained
+            from, ``prmkit.json``'s ``base_model``). The world's base LM solves better than a
+            verifier fine-tuned on chains (benchmarks/generative_verifier.md); the verifier is
+            then two models, the solver and the checker.
+        check_temperature: the temperature of the check lines (default: ``temperature``, which
+            always governs the solution); with ``solve``, ``0`` checks greedily, so the ``k``
+            chains differ by their solutions alone (a sampled verdict can pass an error that
+            every solution refutes).
         device, dtype: as the neural scorers.
     """
 
@@ -351,6 +367,8 @@ class GenerativeScorer(Scorer):
         top_p: float = 1.0,
         tool: str | None = None,
         solve: bool = False,
+        solver: Any = None,
+        check_temperature: float | None = None,
         device: str | None = None,
         dtype: Any = None,
         meta: dict[str, Any] | None = None,
@@ -358,7 +376,8 @@ class GenerativeScorer(Scorer):
         self.k, self.temperature, self.aggregate = int(k), float(temperature), aggregate
         self.max_new_tokens, self.batch_rows, self.seed, self.top_p = max_new_tokens, batch_rows, seed, top_p
         check_min(self, 1, "k", "batch_rows", "max_new_tokens")
-        check_min(self, 0.0, "temperature")
+        self.check_temperature = self.temperature if check_temperature is None else float(check_temperature)
+        check_min(self, 0.0, "temperature", "check_temperature")
         check_positive(self, "top_p")
         check_choice(self, "aggregate", AGGREGATES)
         if self.temperature == 0 and self.k > 1:
@@ -378,6 +397,13 @@ class GenerativeScorer(Scorer):
         self.tool = get_tool(tool)
         self.tool_name = tool if self.tool is not None else None
         self.solve = bool(solve)
+        if self.k > 1 and self.check_temperature == 0 and not self.solve:
+            raise PrmkitError("greedy check lines without solve give k equal chains: use k=1 or solve=true",
+                              field="check_temperature")  # fmt: skip
+        self.solver, self.solver_name = self._load_solver(solver)
+        self.solver_window = (
+            resolve_window(None, self.solver, tokenizer) or 10**9 if self.solver is not None else 0
+        )
         self.solve_ids = [*tokenizer(SOLVE_MARKER, add_special_tokens=False)["input_ids"],
                           tokenizer("\n", add_special_tokens=False)["input_ids"][-1]]  # fmt: skip
         self._pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]
@@ -423,12 +449,45 @@ class GenerativeScorer(Scorer):
             "top_p",
             "tool",
             "solve",
+            "solver",
+            "check_temperature",
         )
         bad = set(options) - set(known)
         if bad:
             raise PrmkitError(f"unknown option(s) for scorer 'generative': {', '.join(sorted(bad))}")
         kw = {k: v for k, v in defaults.items() if k in known} | options
         return cls(model.to(dev), load_tokenizer(path), meta=meta, **kw)
+
+    def _load_solver(self, solver: Any) -> tuple[Any, str | None]:
+        """The solver model (see the class docs) on the verifier's device and dtype, and its name."""
+        if solver is None:
+            return None, None
+        if not self.solve:
+            raise PrmkitError("a solver writes the solution of a verifier that solves first: set solve=true",
+                              field="solver")  # fmt: skip
+        name = None
+        if isinstance(solver, (str, Path)):
+            name = str(solver)
+            path = name
+            if name == "base":
+                path = str(self.meta.get("base_model") or "")
+                if not path:
+                    raise PrmkitError("solver 'base': the verifier's prmkit.json names no base_model",
+                                      field="solver")  # fmt: skip
+            path = resolve_model(path)
+            try:
+                theirs = load_tokenizer(path).get_vocab()
+            except (OSError, ValueError) as e:
+                raise PrmkitError(f"solver {path}: cannot load its tokenizer ({e})", field="solver") from e
+            if theirs != self.tokenizer.get_vocab():
+                raise PrmkitError(f"solver {path}: its tokenizer's vocabulary is not the verifier's",
+                                  field="solver")  # fmt: skip
+            solver = _from_pretrained(AutoModelForCausalLM, path, next(self.model.parameters()).dtype)
+        elif solver.get_input_embeddings().num_embeddings < len(self.tokenizer):
+            raise PrmkitError(
+                "the solver's vocabulary is smaller than the verifier's tokenizer", field="solver"
+            )
+        return solver.to(self.device).eval(), name
 
     # ------------------------------------------------------------------ scoring
     def score_batch(self, problems: Sequence[str], steps: Sequence[list[str]]) -> list[StepScores]:
@@ -493,6 +552,7 @@ class GenerativeScorer(Scorer):
     def _generate(
         self, segs: list[list[list[int]]], texts: list[tuple[str, Sequence[str]]], k: int, window: int
     ) -> list[_Row]:
+        heads: list[list[int]] = []
         if self.solve:  # problem + Solve: (the first segment is the problem and step 1)
             heads = [
                 s[0][: problem_length(self.tokenizer, p, s[0])] for s, (p, _) in zip(segs, texts, strict=True)
@@ -501,33 +561,53 @@ class GenerativeScorer(Scorer):
             prompts = [h + self.solve_ids for h in heads]
         else:
             prompts = [s[0] + self.marker for s in segs]
+        rows = [_Row(segs=segs[i // k], pos=0, problem=texts[i // k][0], steps=texts[i // k][1],
+                     solving=self.solve) for i in range(len(prompts) * k)]  # fmt: skip
+        for row in rows:
+            if not self.solve:
+                row.contexts = step_contexts(row.problem, row.steps)
+        if self.solver is None:
+            self._decode(self.model, prompts, rows, k, window)
+        else:  # the solver continues problem \n; the verifier reads its solution after Solve:
+            self._decode(self.solver, heads, rows, k, min(window - len(self.solve_ids), self.solver_window))
+            fed = [
+                prompts[i // k] + row.solution_ids + row.segs[0] + self.marker for i, row in enumerate(rows)
+            ]
+            live = [i for i, row in enumerate(rows) if not row.cut and len(fed[i]) < window]
+            for i in set(range(len(rows))) - set(live):
+                rows[i].done = rows[i].cut = True
+            if live:
+                self._decode(self.model, [fed[i] for i in live], [rows[i] for i in live], 1, window)
+        self.compute["generated_tokens"] += sum(r.generated for r in rows)
+        self.compute["solution_tokens"] += sum(map(len, (x for r in rows for x in r.solution)))
+        return rows
+
+    def _decode(self, model: Any, prompts: list[list[int]], rows: list[_Row], k: int, window: int) -> None:
+        """Prefill ``prompts`` (left-padded), repeat each ``k`` times (``rows`` are ``k`` per
+        prompt) and decode token by token until every row is done (:meth:`_advance`)."""
         L = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), L), dtype=torch.long)
         for i, p in enumerate(prompts):  # left padding
             ids[i, L - len(p) :] = torch.tensor(p)
             mask[i, L - len(p) :] = 1
-        batch, logits = DecodeBatch.prefill(self.model, ids, mask)
+        batch, logits = DecodeBatch.prefill(model, ids, mask)
         self.compute["prompt_tokens"] += int(mask.sum())
         if k > 1:
             batch.repeat(k)
             logits = logits.repeat_interleave(k, 0)
-        rows = [_Row(segs=segs[i // k], pos=len(prompts[i // k]), problem=texts[i // k][0], steps=texts[i // k][1],
-                     solving=self.solve) for i in range(len(prompts) * k)]  # fmt: skip
-        for row in rows:
-            if not self.solve:
-                row.contexts = step_contexts(row.problem, row.steps)
+        for i, row in enumerate(rows):
+            row.pos, row.done = len(prompts[i // k]), False
         live = list(range(len(rows)))  # rows still in the batch, in batch order
         max_line = self.max_new_tokens or 96
         while live:
             pc = torch.sigmoid(logits[:, self.correct_id] - logits[:, self.incorrect_id]).cpu()
-            if self.temperature == 0:
-                nxt = logits.argmax(-1).cpu()
-            else:
-                probs = torch.softmax(logits / self.temperature, -1).cpu()
-                if self.top_p < 1.0:
-                    probs = _top_p(probs, self.top_p)
-                nxt = torch.multinomial(probs, 1, generator=self._gen)[:, 0]
+            nxt = self._pick(logits, self.temperature)
+            chk = (
+                nxt
+                if self.check_temperature == self.temperature
+                else self._pick(logits, self.check_temperature)
+            )
             keep = []
             for j, r in enumerate(live):
                 row = rows[r]
@@ -540,7 +620,7 @@ class GenerativeScorer(Scorer):
                     t = row.forced.pop(0)
                     self.compute["prompt_tokens"] += 1
                 else:
-                    t = int(nxt[j])
+                    t = int(nxt[j] if row.solving else chk[j])
                     row.generated += 1
                     self._advance(row, t, float(pc[j]), max_line)
                 nxt[j] = t
@@ -555,9 +635,15 @@ class GenerativeScorer(Scorer):
             batch.keep(keep)
             nxt, live = nxt[keep], [live[j] for j in keep]
             logits = batch.step(nxt)
-        self.compute["generated_tokens"] += sum(r.generated for r in rows)
-        self.compute["solution_tokens"] += sum(map(len, (x for r in rows for x in r.solution)))
-        return rows
+
+    def _pick(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
+        """The next token of every row: greedy at temperature 0, else sampled (``top_p``)."""
+        if temperature == 0:
+            return logits.argmax(-1).cpu()
+        probs = torch.softmax(logits / temperature, -1).cpu()
+        if self.top_p < 1.0:
+            probs = _top_p(probs, self.top_p)
+        return torch.multinomial(probs, 1, generator=self._gen)[:, 0]
 
     def _advance(self, row: _Row, t: int, pc: float, max_line: int) -> None:
         """After the verifier's token ``t``: at the end of a line (a newline, EOS, or ``max_line``
@@ -572,7 +658,7 @@ class GenerativeScorer(Scorer):
                     self._call_tool(row)
                 return
         if row.solving:
-            self._end_solution_line(row, t == self.eos_id)
+            self._end_solution_line(row, t if ends else None)
             return
         i = len(row.lines)
         row.lines.append(row.line)
@@ -584,18 +670,28 @@ class GenerativeScorer(Scorer):
             return
         row.forced = [*row.segs[i + 1], *self.marker]
 
-    def _end_solution_line(self, row: _Row, eos: bool) -> None:
-        """A line of the verifier's own solution is written: the solution ends at a line that
-        states an answer (or at EOS, or after :data:`MAX_SOLVE_LINES`), and step 1 and the
-        marker are fed."""
+    def _end_solution_line(self, row: _Row, end: int | None) -> None:
+        """A line of the verifier's own solution is written (``end``: the newline or EOS token
+        that ended it, ``None`` when the line ran to ``max_line``): the solution ends at a line
+        that states an answer (or at EOS, or after :data:`MAX_SOLVE_LINES`), and step 1 and the
+        marker are fed (with a :attr:`~GenerativeScorer.solver`: the row is done, the verifier
+        reads the solution afterwards)."""
         row.solution.append(row.line)
+        row.solution_ids += row.line if end is None else [*row.line, end]
         row.solved.append(self._text(row.line))
         row.line, row.pc = [], []
-        if not eos and extract_answer(row.solved[-1]) is None and len(row.solution) < MAX_SOLVE_LINES:
+        if (
+            end != self.eos_id
+            and extract_answer(row.solved[-1]) is None
+            and len(row.solution) < MAX_SOLVE_LINES
+        ):
             return
         row.solving = False
         row.contexts = step_contexts(row.problem, row.steps, "\n".join(row.solved))
-        row.forced = [*row.segs[0], *self.marker]
+        if self.solver is None:
+            row.forced = [*row.segs[0], *self.marker]
+        else:
+            row.done = True
 
     def _call_tool(self, row: _Row) -> None:
         """Queue what the tool feeds after the line written so far (nothing when it feeds nothing);
