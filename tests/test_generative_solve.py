@@ -296,3 +296,25 @@ def test_greedy_check_on_sampled_solutions(solve_verifier):
         assert row.lines[0] == want[: len(row.lines[0])] and "\n" in tok.decode(want[len(row.lines[0]) :])
     with pytest.raises(PrmkitError, match="k equal chains"):
         GenerativeScorer(verifier, tok, k=2, temperature=1.0, check_temperature=0)
+
+
+def test_training_records_the_solver(tmp_path):
+    """``--verifier-solver base --verifier-check-temperature 0``: saved in prmkit.json's verifier
+    block, used by the held-out evaluation and by ``load_scorer``; without solution chains an error
+    naming the field, before any training step."""
+    from prmkit.scorers import load_scorer
+    from prmkit.train.trainer import train
+
+    cfg = dict(model="arith-base", format="generative", max_steps=2, batch_size=2, warmup_ratio=0.0,
+               threads=1, verifier_solver="base", verifier_check_temperature=0.0)  # fmt: skip
+    res = train(TrainConfig(out=str(tmp_path / "gv"), **cfg), train_records=[GOOD, BAD], eval_records=[GOOD])
+    assert "eval_pb_f1" in res.metrics
+    meta = json.loads((tmp_path / "gv" / "prmkit.json").read_text())
+    assert meta["verifier"]["solver"] == "base" and meta["verifier"]["check_temperature"] == 0.0
+    scorer = load_scorer(None, str(tmp_path / "gv"))
+    assert scorer.solver_name == "base" and scorer.solver is not None and scorer.check_temperature == 0.0
+    plain = _record(BAD.steps, ["Step 1: 12 is 12 balloons. correct", "Step 2: 9 is 8 balloons. incorrect"],
+                    solution=None)  # fmt: skip
+    with pytest.raises(PrmkitError, match="verifier_solver"):
+        train(TrainConfig(out=str(tmp_path / "plain"), **cfg), train_records=[plain], eval_records=[])
+    assert not (tmp_path / "plain" / "train_log.jsonl").exists()

@@ -176,8 +176,19 @@ class TrainConfig:
     )
     verifier_solution_loss: bool = _h(
         "generative: learn the verifier's own solution when the chains open with one (Solve:); false: the "
-        "solution is context only (label -100), so the verifier keeps its base's way of solving",
+        "solution is context only (label -100) and the verifier never learns to write one: set verifier_solver",
         True,
+    )
+    verifier_solver: str = _h(
+        "generative, chains that open with a solution: who writes it at inference (recorded in prmkit.json): "
+        "self (the verifier) | base (the base LM it was fine-tuned from) | a path to a causal LM of the same "
+        "vocabulary",
+        "self",
+    )
+    verifier_check_temperature: float | None = _h(
+        "generative: temperature of the saved verifier's check lines (default: verifier_temperature, which "
+        "always governs its solution); 0 with solve chains: each sampled solution checked greedily",
+        None,
     )
     # --init tiny
     tiny_arch: str = _h("tiny model architecture: qwen2 | llama", "qwen2")
@@ -211,7 +222,7 @@ class TrainConfig:
             raise PrmkitError(f"{e.message}, or none", field="verifier_tool") from None
         check_min(self, 1, "verifier_k")
         check_positive(self, "verdict_weight")
-        check_min(self, 0.0, "verifier_temperature")
+        check_min(self, 0.0, "verifier_temperature", "verifier_check_temperature")
         if self.verifier_temperature == 0 and self.verifier_k > 1:
             raise PrmkitError("greedy decoding (verifier_temperature 0) gives one chain: set a temperature > 0",
                               field="verifier_k")  # fmt: skip

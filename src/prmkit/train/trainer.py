@@ -918,9 +918,20 @@ def _train_likelihood(
 
 def verifier_settings(cfg: TrainConfig, solve: bool = False) -> dict[str, Any]:
     """The ``verifier`` block of a generative verifier's ``prmkit.json`` (the scorer's defaults);
-    ``solve``: its chains open with its own solution (the data decides: ``ChainStats.solve``)."""
-    return {"k": cfg.verifier_k, "temperature": cfg.verifier_temperature, "aggregate": cfg.verifier_aggregate,
-            "tool": cfg.verifier_tool, "solve": solve}  # fmt: skip
+    ``solve``: its chains open with its own solution (the data decides: ``ChainStats.solve``).
+
+    A solver other than the verifier needs chains with a solution (an error naming
+    ``verifier_solver`` otherwise)."""
+    if cfg.verifier_solver != "self" and not solve:
+        raise PrmkitError("a solver writes the solution a verifier reads: the chains do not open with one "
+                          "(Solve:)", field="verifier_solver")  # fmt: skip
+    out = {"k": cfg.verifier_k, "temperature": cfg.verifier_temperature, "aggregate": cfg.verifier_aggregate,
+           "tool": cfg.verifier_tool, "solve": solve}  # fmt: skip
+    if cfg.verifier_solver != "self":
+        out["solver"] = cfg.verifier_solver
+    if cfg.verifier_check_temperature is not None:
+        out["check_temperature"] = cfg.verifier_check_temperature
+    return out
 
 
 def _train_generative(
@@ -947,6 +958,7 @@ def _train_generative(
         raise PrmkitError(
             f"no training chain (all {stats.filtered_out} disagree with the labels)", file=cfg.data
         )
+    settings = verifier_settings(cfg, stats.solve)  # before training: a solver without solutions is an error
     dataset = PRMDataset(examples)
     collator = ChainCollator(
         models.tokenizer.pad_token_id if models.tokenizer.pad_token_id is not None else 0, cfg.verdict_weight
@@ -979,7 +991,7 @@ def _train_generative(
         models.tokenizer.save_pretrained(str(out))
         write_prmkit_json(out, get_format("lm-likelihood"), cfg,
                           {"format": GENERATIVE, "prm_format": None, "score": "verdict probability",
-                           "verifier": verifier_settings(cfg, stats.solve), "chain_source": cfg.chain_source})  # fmt: skip
+                           "verifier": settings, "chain_source": cfg.chain_source})  # fmt: skip
     metrics: dict[str, float] = {
         "train_loss": float(out_train.training_loss),
         "train_runtime_s": round(train_s, 2),
@@ -988,9 +1000,8 @@ def _train_generative(
     }
     history: list[dict[str, float]] = []
     if eval_records:
-        scorer = GenerativeScorer(
-            model.eval(), models.tokenizer, max_length=cfg.max_length, **verifier_settings(cfg, stats.solve)
-        )
+        scorer = GenerativeScorer(model.eval(), models.tokenizer, max_length=cfg.max_length,
+                                  meta={"base_model": cfg.model}, **settings)  # fmt: skip
         scored = list(scorer.score_records(eval_records))
         m = processbench_metrics(
             [predict_first_error(r.scores) for r in scored], [r.first_error for r in scored]
