@@ -450,10 +450,12 @@ def verifier_scores(model, tok, solve: bool, bench, args, meta=None) -> tuple[di
     ``sampled_k{K}_{mean,vote}`` and the ``_prefix`` reading) and what else was measured (the
     greedy chains and predictions, compute, seconds)."""
     probs, steps = [r.problem for r in bench], [r.steps for r in bench]
-    solver = {"solver": args.solver, "meta": meta} if args.solver else {}
+    options = {"solver": args.solver, "meta": meta} if args.solver else {}
     if args.check_temperature is not None:
-        solver["check_temperature"] = args.check_temperature
-    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool, solve=solve, **solver)
+        options["check_temperature"] = args.check_temperature
+    greedy = GenerativeScorer(model, tok, k=1, temperature=0.0, tool=args.tool, solve=solve, **options)
+    if greedy.solver is not None:  # loaded once: the sampled scorer shares it
+        options["solver"] = greedy.solver
     t0 = time.perf_counter()
     chains = greedy.sample(probs, steps)
     info: dict = {"greedy_seconds": round(time.perf_counter() - t0, 1), "greedy_chains": chains}
@@ -469,7 +471,7 @@ def verifier_scores(model, tok, solve: bool, bench, args, meta=None) -> tuple[di
         seed=args.seed,
         tool=args.tool,
         solve=solve,
-        **solver,
+        **options,
     )
     t0 = time.perf_counter()
     chains = samp.sample(probs, steps)

@@ -303,8 +303,7 @@ class _Row:
     steps: Sequence[str]
     contexts: list[str] = field(default_factory=list)  # per step, what a tool sees (step_contexts)
     solving: bool = False  # writing its own solution (``solve``), not yet checking
-    solution: list[list[int]] = field(default_factory=list)  # its own solution's lines
-    solved: list[str] = field(default_factory=list)  # the same lines as text
+    solved: list[str] = field(default_factory=list)  # its own solution's lines, as text
     solution_ids: list[int] = field(default_factory=list)  # the solution as fed (lines, their newlines)
     lines: list[list[int]] = field(default_factory=list)
     line_pc: list[list[float]] = field(default_factory=list)
@@ -579,7 +578,6 @@ class GenerativeScorer(Scorer):
             if live:
                 self._decode(self.model, [fed[i] for i in live], [rows[i] for i in live], 1, window)
         self.compute["generated_tokens"] += sum(r.generated for r in rows)
-        self.compute["solution_tokens"] += sum(map(len, (x for r in rows for x in r.solution)))
         return rows
 
     def _decode(self, model: Any, prompts: list[list[int]], rows: list[_Row], k: int, window: int) -> None:
@@ -676,14 +674,14 @@ class GenerativeScorer(Scorer):
         that states an answer (or at EOS, or after :data:`MAX_SOLVE_LINES`), and step 1 and the
         marker are fed (with a :attr:`~GenerativeScorer.solver`: the row is done, the verifier
         reads the solution afterwards)."""
-        row.solution.append(row.line)
+        self.compute["solution_tokens"] += len(row.line)
         row.solution_ids += row.line if end is None else [*row.line, end]
         row.solved.append(self._text(row.line))
         row.line, row.pc = [], []
         if (
             end != self.eos_id
             and extract_answer(row.solved[-1]) is None
-            and len(row.solution) < MAX_SOLVE_LINES
+            and len(row.solved) < MAX_SOLVE_LINES
         ):
             return
         row.solving = False
